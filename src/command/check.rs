@@ -1,0 +1,59 @@
+//! `trueup check`: evaluate the playbook against snapshots and print findings.
+
+use clap::{Args, ValueEnum};
+
+use super::{emit, evaluate_all, parse_fail_on, print_diagnostics, stdout_color, Common};
+use crate::fsutil::expand;
+use crate::report::{self, CheckReport, FailOn};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Snapshot files or globs
+    #[arg(required = true, value_name = "SNAPSHOT")]
+    pub snapshots: Vec<String>,
+    #[command(flatten)]
+    pub common: Common,
+    /// Output format
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Fail (exit 1) on findings at or above this severity, or `never`
+    #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = parse_fail_on)]
+    pub fail_on: FailOn,
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
+    let paths = expand(&args.snapshots)?;
+    let playbook = match args.common.playbook() {
+        Ok(p) => p,
+        Err(d) => {
+            print_diagnostics(&d.0);
+            return Ok(2);
+        }
+    };
+    let (evaluations, errors) = evaluate_all(&playbook, &paths, args.common.as_of);
+    print_diagnostics(&errors);
+    let report = CheckReport {
+        policies: args.common.policies.clone(),
+        policies_digest: playbook.digest.clone(),
+        evaluations,
+        errors,
+        fail_on: args.fail_on,
+    };
+    let text = match args.format {
+        Format::Text => {
+            let color = args.common.output.is_none() && stdout_color();
+            report::text::render(&report, report::text::Style { color })
+        }
+        Format::Json => report::json::render(&report),
+    };
+    if !(matches!(args.format, Format::Text) && !report.errors.is_empty()) {
+        emit(args.common.output.as_deref(), &text)?;
+    }
+    Ok(report.exit_code())
+}

@@ -1,0 +1,121 @@
+//! The subcommands: each parses nothing itself, calls the library and
+//! returns an exit code.
+
+pub mod check;
+pub mod position;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::Args;
+use rayon::prelude::*;
+
+use crate::date::Date;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::engine::{evaluate, Evaluation};
+use crate::inventory::{self, Snapshot};
+use crate::policy::{Limits, Playbook};
+use crate::report::FailOn;
+
+/// Flags every evaluating command shares.
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// The playbook folder
+    #[arg(short, long, default_value = "policies", value_name = "DIR")]
+    pub policies: PathBuf,
+    /// Evaluate as of this date (YYYY-MM-DD) instead of each snapshot's `taken_at`
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<Date>,
+    /// Write results to FILE (atomically) instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Stop a script after this many operations
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_operations)]
+    pub max_operations: u64,
+}
+
+impl Common {
+    pub fn limits(&self) -> Limits {
+        Limits { max_operations: self.max_operations, ..Limits::default() }
+    }
+
+    pub fn playbook(&self) -> Result<Playbook, Diagnostics> {
+        Playbook::load(&self.policies, self.limits())
+    }
+}
+
+pub fn parse_date(s: &str) -> Result<Date, String> {
+    Date::parse(s).ok_or_else(|| format!("`{s}` is not a date (YYYY-MM-DD)"))
+}
+
+pub fn parse_fail_on(s: &str) -> Result<FailOn, String> {
+    FailOn::parse(s).ok_or_else(|| format!("`{s}` is not a severity (info, low, medium, high, critical) or `never`"))
+}
+
+/// Loads and evaluates every snapshot, in parallel; failures become diagnostics.
+pub fn evaluate_all(
+    playbook: &Playbook,
+    paths: &[PathBuf],
+    as_of: Option<Date>,
+) -> (Vec<Evaluation>, Vec<Diagnostic>) {
+    let results: Vec<Result<Evaluation, Diagnostics>> = paths
+        .par_iter()
+        .map(|p| {
+            let snap = Arc::new(inventory::load(p)?);
+            let day = as_of.unwrap_or(snap.meta.taken_at);
+            evaluate(playbook, snap, day)
+        })
+        .collect();
+    let mut evals = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(e) => evals.push(e),
+            Err(d) => errors.extend(d.0),
+        }
+    }
+    (evals, errors)
+}
+
+/// Loads snapshots only, for commands that need no playbook.
+pub fn load_all(paths: &[PathBuf]) -> (Vec<Arc<Snapshot>>, Vec<Diagnostic>) {
+    let results: Vec<_> = paths.par_iter().map(|p| inventory::load(p).map(Arc::new)).collect();
+    let mut snaps = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(s) => snaps.push(s),
+            Err(d) => errors.extend(d.0),
+        }
+    }
+    (snaps, errors)
+}
+
+/// Prints diagnostics to stderr.
+pub fn print_diagnostics(diags: &[Diagnostic]) {
+    let mut err = std::io::stderr().lock();
+    for d in diags {
+        let _ = writeln!(err, "{d}");
+    }
+}
+
+/// Whether stdout should get colour.
+pub fn stdout_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Sends output to `--output` (atomically) or stdout; a closed pipe is not an error.
+pub fn emit(output: Option<&Path>, text: &str) -> Result<()> {
+    match output {
+        Some(path) => crate::fsutil::write_atomic(path, text.as_bytes()),
+        None => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
+    }
+}

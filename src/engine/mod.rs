@@ -1,0 +1,164 @@
+//! Evaluation: a playbook against a snapshot on an as-of date → findings.
+//!
+//! Rules run in parallel over one shared, read-only snapshot; each rule's
+//! findings are checked and converted to [`Finding`]s here, so reports never
+//! see script values. Every rule that fails is reported, then the run fails.
+
+mod finding;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use rhai::{CallFnOptions, Dynamic, Map};
+
+pub use finding::*;
+
+use crate::date::Date;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::inventory::{positions, Position, Snapshot};
+use crate::policy::error::script_error;
+use crate::policy::host::Inventory;
+use crate::policy::{Module, Playbook};
+
+/// The result of evaluating one snapshot.
+pub struct Evaluation {
+    pub snapshot: Arc<Snapshot>,
+    pub as_of: Date,
+    pub positions: Arc<Vec<Position>>,
+    /// Sorted by severity (worst first), rule, then subject.
+    pub findings: Vec<Finding>,
+}
+
+/// Evaluates every rule of `playbook` against `snapshot` on `as_of`.
+pub fn evaluate(playbook: &Playbook, snapshot: Arc<Snapshot>, as_of: Date) -> Result<Evaluation, Diagnostics> {
+    let positions = Arc::new(positions(&snapshot, as_of));
+    let inv = Inventory::new(snapshot.clone(), as_of, positions.clone());
+    let rules: Vec<&Module> = playbook.rules().collect();
+    let results: Vec<Result<Vec<Finding>, Diagnostic>> =
+        rules.par_iter().map(|m| run_rule(playbook, m, &inv)).collect();
+    let mut diags = Diagnostics::default();
+    let mut findings = Vec::new();
+    for r in results {
+        match r {
+            Ok(f) => findings.extend(f),
+            Err(d) => diags.push(d),
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    locate(&snapshot, &mut findings);
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| a.subject.cmp(&b.subject))
+    });
+    Ok(Evaluation { snapshot, as_of, positions, findings })
+}
+
+/// Calls a script function with the module's constants in scope.
+pub(crate) fn call(
+    playbook: &Playbook,
+    module: &Module,
+    name: &str,
+    args: impl rhai::FuncArgs,
+    context: &str,
+) -> Result<Dynamic, Diagnostic> {
+    let mut scope = rhai::Scope::new();
+    let mut options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+    options.tag = Some(module.constants_tag());
+    playbook
+        .engine
+        .call_fn_with_options::<Dynamic>(options, &mut scope, &module.ast, name, args)
+        .map_err(|e| script_error(&module.path, &module.source, &e, context))
+}
+
+fn run_rule(playbook: &Playbook, module: &Module, inv: &Inventory) -> Result<Vec<Finding>, Diagnostic> {
+    let rule = module.rule_id();
+    let context = format!("while evaluating rule `{rule}`");
+    let out = call(playbook, module, "check", (Dynamic::from(inv.clone()),), &context)?;
+    let fail = |msg: String| Diagnostic::error(&module.path, 0, 0, format!("{context}: {msg}"));
+    let items = out
+        .into_array()
+        .map_err(|t| fail(format!("`check` must return an array of findings, returned {t}")))?;
+    let mut findings = Vec::with_capacity(items.len());
+    let mut seen = HashMap::new();
+    for item in items {
+        let type_name = item.type_name();
+        let raw: Map = item
+            .try_cast::<Map>()
+            .ok_or_else(|| fail(format!("`check` returned a {type_name} where a finding was expected; build findings with `finding(#{{...}})`")))?;
+        let f = to_finding(&rule, module, raw).map_err(fail)?;
+        if seen.insert(f.id.clone(), ()).is_some() {
+            return Err(fail(format!("two findings have the same id `{}`; one finding per subject", f.id)));
+        }
+        findings.push(f);
+    }
+    Ok(findings)
+}
+
+fn to_finding(rule: &str, module: &Module, raw: Map) -> Result<Finding, String> {
+    let text = |m: &Map, k: &str| m.get(k).filter(|v| v.is_string()).map(|v| v.to_string());
+    let subject_map = raw
+        .get("subject")
+        .and_then(|s| s.read_lock::<Map>().map(|m| m.clone()))
+        .ok_or("a finding has no `subject` map; build findings with `finding(#{...})`")?;
+    let subject = Subject {
+        kind: text(&subject_map, "kind").ok_or("a finding subject has no text `kind`")?,
+        id: text(&subject_map, "id").ok_or("a finding subject has no text `id`")?,
+    };
+    let severity = text(&raw, "severity")
+        .and_then(|s| Severity::parse(&s))
+        .ok_or("a finding has no valid `severity`")?;
+    let message = text(&raw, "message").ok_or("a finding has no text `message`")?;
+    let evidence = raw.get("evidence").map_or(serde_json::json!({}), to_json);
+    Ok(Finding {
+        id: format!("{rule}:{}:{}", subject.kind, subject.id),
+        rule: rule.to_string(),
+        policy: module.path.clone(),
+        severity,
+        subject,
+        message,
+        evidence,
+        route: None,
+        remediation: Vec::new(),
+        waiver: None,
+        location: None,
+        raw,
+    })
+}
+
+/// Points each finding at the snapshot line of the record it is about.
+fn locate(snap: &Snapshot, findings: &mut [Finding]) {
+    let mut first_install_line: Option<HashMap<crate::inventory::Sym, u32>> = None;
+    for f in findings.iter_mut() {
+        let Some(sym) = snap.sym(&f.subject.id) else { continue };
+        let listed = match f.subject.kind.as_str() {
+            "product" => snap.product(sym).map(|p| p.line),
+            "contract" => snap.contract(sym).map(|c| c.line),
+            "entitlement" => snap.entitlement(sym).map(|e| e.line),
+            "device" => snap.device(sym).map(|d| d.line),
+            "user" => snap.user(sym).map(|u| u.line),
+            _ => None,
+        };
+        let line = listed.or_else(|| match f.subject.kind.as_str() {
+            // Unlisted products and devices are known only from their installations.
+            "product" => snap.installations_of(sym).iter().map(|i| i.line).min(),
+            "device" => first_install_line
+                .get_or_insert_with(|| {
+                    let mut m: HashMap<_, u32> = HashMap::new();
+                    for i in &snap.installations {
+                        let e = m.entry(i.device).or_insert(i.line);
+                        *e = (*e).min(i.line);
+                    }
+                    m
+                })
+                .get(&sym)
+                .copied(),
+            _ => None,
+        });
+        f.location = line.map(|line| Location { file: snap.path.clone(), line });
+    }
+}

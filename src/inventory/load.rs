@@ -1,0 +1,534 @@
+//! Reading a snapshot file into a validated [`Snapshot`].
+//!
+//! The file is read as a stream of records; each record is checked as it is
+//! read and every problem is collected, so one run names every bad field.
+//! Cross-references (an entitlement's contract and product, a device's host)
+//! are checked once every collection is in.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::model::*;
+use crate::date::Date;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::yaml::{Fields, Node, Pos, Reader, Sink};
+
+/// The snapshot format version this build reads.
+pub const FORMAT_VERSION: u64 = 1;
+/// Larger snapshot files are refused before they are read.
+pub const MAX_SNAPSHOT_BYTES: u64 = 2 << 30;
+
+const TOP: &[&str] = &[
+    "trueup",
+    "snapshot",
+    "products",
+    "contracts",
+    "entitlements",
+    "devices",
+    "users",
+    "installations",
+    "usage",
+];
+
+/// Loads and validates a snapshot file.
+pub fn load(path: &Path) -> Result<Snapshot, Diagnostics> {
+    let text = crate::yaml::read_text(path, MAX_SNAPSHOT_BYTES)?;
+    parse(path, &text)
+}
+
+/// Validates snapshot text read from `path`.
+pub fn parse(path: &Path, text: &str) -> Result<Snapshot, Diagnostics> {
+    let mut b = Builder::new(path);
+    let outcome = b.read(text);
+    if let Err(d) = outcome {
+        b.sink.diags.push(d);
+    }
+    let mut diags = std::mem::take(&mut b.sink.diags);
+    if diags.is_empty() {
+        if let Some(snapshot) = b.finish(text, &mut diags) {
+            if diags.is_empty() {
+                return Ok(snapshot);
+            }
+        }
+    }
+    attach_sources(&mut diags, text);
+    Err(Diagnostics(diags))
+}
+
+/// Shows each diagnostic's source line, finding line starts once.
+pub fn attach_sources(diags: &mut [Diagnostic], text: &str) {
+    if diags.is_empty() {
+        return;
+    }
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    for d in diags.iter_mut().filter(|d| d.line > 0) {
+        if let Some(&s) = starts.get(d.line as usize - 1) {
+            let e = text[s..].find('\n').map_or(text.len(), |n| s + n);
+            d.source_line = Some(text[s..e].trim_end_matches('\r').to_string());
+        }
+    }
+}
+
+struct Builder<'p> {
+    sink: Sink<'p>,
+    strings: Interner,
+    version: Option<(u64, Pos)>,
+    meta: Option<SnapshotMeta>,
+    products: Vec<Product>,
+    contracts: Vec<Contract>,
+    raw_entitlements: Vec<(Entitlement, Pos, Pos)>,
+    devices: Vec<Device>,
+    users: Vec<User>,
+    installations: Vec<Installation>,
+    usage: Vec<Usage>,
+    /// Where each device's `virtual_host` was written, to report a dangling one.
+    hosts: Vec<(usize, Pos)>,
+}
+
+impl<'p> Builder<'p> {
+    fn new(path: &'p Path) -> Self {
+        Builder {
+            sink: Sink::new(path),
+            strings: Interner::default(),
+            version: None,
+            meta: None,
+            products: Vec::new(),
+            contracts: Vec::new(),
+            raw_entitlements: Vec::new(),
+            devices: Vec::new(),
+            users: Vec::new(),
+            installations: Vec::new(),
+            usage: Vec::new(),
+            hosts: Vec::new(),
+        }
+    }
+
+    fn read(&mut self, text: &str) -> Result<(), Diagnostic> {
+        let file = self.sink.file;
+        let mut r = Reader::new(file, text);
+        let Some(_) = r.begin_map()? else {
+            return Err(Diagnostic::error(
+                file,
+                0,
+                0,
+                "empty snapshot: expected a mapping starting with `trueup: 1`",
+            ));
+        };
+        let mut seen: HashMap<String, Pos> = HashMap::new();
+        while let Some(key) = r.next_key()? {
+            let Some(name) = key.as_str().map(str::to_string) else {
+                self.sink.error(key.pos, format!("expected a section name, found {}", key.describe()));
+                r.value(1)?;
+                continue;
+            };
+            if seen.insert(name.clone(), key.pos).is_some() {
+                self.sink.error(key.pos, format!("duplicate section `{name}`"));
+            }
+            if !TOP.contains(&name.as_str()) {
+                self.sink.error(
+                    key.pos,
+                    format!("unknown field `{name}` in snapshot; expected one of: {}", TOP.join(", ")),
+                );
+                r.value(1)?;
+                continue;
+            }
+            match name.as_str() {
+                "trueup" => {
+                    let v = r.value(1)?;
+                    self.version(&v);
+                }
+                "snapshot" => {
+                    let v = r.value(1)?;
+                    self.meta(&v);
+                }
+                section => {
+                    if r.begin_seq()?.is_none() {
+                        let v = r.value(1)?;
+                        if !v.is_null() {
+                            self.sink.error(v.pos, format!("`{section}` must be a list, found {}", v.describe()));
+                        }
+                        continue;
+                    }
+                    while let Some(item) = r.next_item()? {
+                        self.record(section, &item);
+                    }
+                }
+            }
+        }
+        r.finish()?;
+        if self.version.is_none() {
+            self.sink.error(Pos { line: 1, col: 1 }, "missing format version: add `trueup: 1` at the top");
+        }
+        if self.meta.is_none() && !seen.contains_key("snapshot") {
+            self.sink.error(
+                Pos { line: 1, col: 1 },
+                "missing `snapshot:` header with `id` and `taken_at`",
+            );
+        }
+        Ok(())
+    }
+
+    fn version(&mut self, v: &Node) {
+        match v.as_str().and_then(|s| s.parse::<u64>().ok()) {
+            Some(FORMAT_VERSION) => self.version = Some((FORMAT_VERSION, v.pos)),
+            Some(n) => {
+                self.version = Some((n, v.pos));
+                self.sink.error(
+                    v.pos,
+                    format!("unknown format version `{n}`: this trueup reads version {FORMAT_VERSION}"),
+                );
+            }
+            None => {
+                self.version = Some((0, v.pos));
+                self.sink.error(v.pos, format!("format version must be a number, found {}", v.describe()));
+            }
+        }
+    }
+
+    fn meta(&mut self, v: &Node) {
+        let Some(f) = Fields::of(v, "snapshot", &["id", "taken_at", "sources"], &mut self.sink) else {
+            return;
+        };
+        let id = f.req_str("id", &mut self.sink);
+        let taken_at = f.req_date("taken_at", &mut self.sink);
+        let sources = f.str_list("sources", &mut self.sink).into_iter().map(str::to_string).collect();
+        if let (Some(id), Some(taken_at)) = (id, taken_at) {
+            self.meta = Some(SnapshotMeta { id: id.to_string(), taken_at, sources });
+        }
+    }
+
+    fn sym(&mut self, s: Option<&str>) -> Option<Sym> {
+        s.map(|s| self.strings.intern(s))
+    }
+
+    fn record(&mut self, section: &str, node: &Node) {
+        let s = &mut self.sink;
+        let line = node.pos.line;
+        match section {
+            "products" => {
+                let Some(f) = Fields::of(node, "product", &["id", "name", "publisher", "risk_tier"], s) else {
+                    return;
+                };
+                let id = f.req_str("id", s);
+                let name = f.str("name", s);
+                let publisher = f.str("publisher", s);
+                let tier = f.choice("risk_tier", RiskTier::NAMES, s).and_then(RiskTier::parse);
+                if let Some(id) = id {
+                    let product = Product {
+                        id: self.strings.intern(id),
+                        name: name.unwrap_or(id).to_string(),
+                        publisher: self.sym(publisher),
+                        risk_tier: tier.unwrap_or(RiskTier::Medium),
+                        line,
+                    };
+                    self.products.push(product);
+                }
+            }
+            "contracts" => {
+                let names = &[
+                    "id",
+                    "publisher",
+                    "start",
+                    "end",
+                    "status",
+                    "terminated_on",
+                    "true_up",
+                    "audit_notice_days",
+                    "exempt_environments",
+                ];
+                let Some(f) = Fields::of(node, "contract", names, s) else { return };
+                let id = f.req_str("id", s);
+                let publisher = f.str("publisher", s);
+                let start = f.date("start", s);
+                let end = f.date("end", s);
+                let status = f.choice("status", ContractStatus::NAMES, s).and_then(ContractStatus::parse);
+                let terminated_on = f.date("terminated_on", s);
+                let true_up = f.date("true_up", s);
+                let audit_notice_days = f.count("audit_notice_days", s);
+                let exempt: Vec<String> =
+                    f.str_list("exempt_environments", s).into_iter().map(str::to_string).collect();
+                if let (Some(a), Some(b)) = (start, end) {
+                    if b < a {
+                        s.error(f.get("end").map_or(f.pos(), |n| n.pos), format!("contract ends ({b}) before it starts ({a})"));
+                    }
+                }
+                if status == Some(ContractStatus::Terminated) && terminated_on.is_none() {
+                    s.error(f.pos(), "a terminated contract needs `terminated_on`");
+                }
+                let Some(id) = id else { return };
+                let contract = Contract {
+                    id: self.strings.intern(id),
+                    publisher: self.sym(publisher),
+                    start,
+                    end,
+                    status: status.unwrap_or(ContractStatus::Active),
+                    terminated_on,
+                    true_up,
+                    audit_notice_days,
+                    exempt_environments: exempt.iter().map(|e| self.strings.intern(e)).collect(),
+                    line,
+                };
+                self.contracts.push(contract);
+            }
+            "entitlements" => {
+                let names = &[
+                    "id",
+                    "contract",
+                    "product",
+                    "metric",
+                    "quantity",
+                    "start",
+                    "end",
+                    "maintenance_end",
+                ];
+                let Some(f) = Fields::of(node, "entitlement", names, s) else { return };
+                let id = f.req_str("id", s);
+                let contract = f.req_str("contract", s);
+                let product = f.req_str("product", s);
+                let metric = f.require("metric", s).and(f.choice("metric", Metric::NAMES, s)).and_then(Metric::parse);
+                let quantity = match metric {
+                    Some(Metric::Site) => f.count("quantity", s).or(Some(0)),
+                    _ => f.req_count("quantity", s),
+                };
+                let start = f.date("start", s);
+                let end = f.date("end", s);
+                let maintenance_end = f.date("maintenance_end", s);
+                if let (Some(a), Some(b)) = (start, end) {
+                    if b < a {
+                        s.error(f.get("end").map_or(f.pos(), |n| n.pos), format!("entitlement ends ({b}) before it starts ({a})"));
+                    }
+                }
+                let contract_pos = f.get("contract").map_or(f.pos(), |n| n.pos);
+                let product_pos = f.get("product").map_or(f.pos(), |n| n.pos);
+                if let (Some(id), Some(contract), Some(product), Some(metric), Some(quantity)) =
+                    (id, contract, product, metric, quantity)
+                {
+                    let e = Entitlement {
+                        id: self.strings.intern(id),
+                        contract: self.strings.intern(contract),
+                        contract_ix: usize::MAX,
+                        product: self.strings.intern(product),
+                        metric,
+                        quantity,
+                        start,
+                        end,
+                        maintenance_end,
+                        line,
+                    };
+                    self.raw_entitlements.push((e, contract_pos, product_pos));
+                }
+            }
+            "devices" => {
+                let names = &["id", "environment", "cores", "sockets", "virtual_host", "primary_user"];
+                let Some(f) = Fields::of(node, "device", names, s) else { return };
+                let id = f.req_str("id", s);
+                let environment = f.str("environment", s);
+                let cores = f.count("cores", s);
+                let sockets = f.count("sockets", s);
+                let host = f.str("virtual_host", s);
+                let primary_user = f.str("primary_user", s);
+                if let Some(h) = f.get("virtual_host") {
+                    self.hosts.push((self.devices.len(), h.pos));
+                }
+                let Some(id) = id else { return };
+                let device = Device {
+                    id: self.strings.intern(id),
+                    environment: self.sym(environment),
+                    cores,
+                    sockets,
+                    virtual_host: self.sym(host),
+                    primary_user: self.sym(primary_user),
+                    line,
+                };
+                self.devices.push(device);
+            }
+            "users" => {
+                let Some(f) = Fields::of(node, "user", &["id", "active"], s) else { return };
+                let id = f.req_str("id", s);
+                let active = f.bool("active", s).unwrap_or(true);
+                if let Some(id) = id {
+                    let user = User { id: self.strings.intern(id), active, line };
+                    self.users.push(user);
+                }
+            }
+            "installations" => {
+                let names = &["device", "product", "version", "installed_on", "user", "discovered_by"];
+                let Some(f) = Fields::of(node, "installation", names, s) else { return };
+                let device = f.req_str("device", s);
+                let product = f.req_str("product", s);
+                let version = f.str("version", s);
+                let installed_on = f.date("installed_on", s);
+                let user = f.str("user", s);
+                let discovered_by = f.str("discovered_by", s);
+                if let (Some(device), Some(product)) = (device, product) {
+                    let inst = Installation {
+                        device: self.strings.intern(device),
+                        product: self.strings.intern(product),
+                        version: self.sym(version),
+                        installed_on,
+                        user: self.sym(user),
+                        discovered_by: self.sym(discovered_by),
+                        line,
+                    };
+                    self.installations.push(inst);
+                }
+            }
+            "usage" => {
+                let names = &["product", "period", "peak_concurrent", "active_users"];
+                let Some(f) = Fields::of(node, "usage record", names, s) else { return };
+                let product = f.req_str("product", s);
+                let period = f.req_str("period", s);
+                if let Some(p) = period {
+                    if Date::parse(&format!("{p}-01")).is_none() {
+                        let pos = f.get("period").map_or(f.pos(), |n| n.pos);
+                        s.error(pos, format!("field `period` must be a month (YYYY-MM), found `{p}`"));
+                    }
+                }
+                let peak_concurrent = f.count("peak_concurrent", s);
+                let active_users = f.count("active_users", s);
+                if let (Some(product), Some(period)) = (product, period) {
+                    let u = Usage {
+                        product: self.strings.intern(product),
+                        period: period.to_string(),
+                        peak_concurrent,
+                        active_users,
+                        line,
+                    };
+                    self.usage.push(u);
+                }
+            }
+            _ => unreachable!("sections are checked against TOP"),
+        }
+    }
+
+    /// Cross-checks references and builds the indexes.
+    fn finish(self, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Snapshot> {
+        let file = self.sink.file;
+        let strings = self.strings;
+        let err = |line: u32, col: u32, msg: String| Diagnostic::error(file, line, col, msg);
+        let mut index = Index::default();
+
+        fn unique<T>(
+            items: &[T],
+            what: &str,
+            key: impl Fn(&T) -> (Sym, u32),
+            strings: &Interner,
+            out: &mut HashMap<Sym, usize>,
+            diags: &mut Vec<Diagnostic>,
+            file: &Path,
+        ) {
+            for (i, item) in items.iter().enumerate() {
+                let (id, line) = key(item);
+                if let Some(&first) = out.get(&id) {
+                    let (_, first_line) = key(&items[first]);
+                    diags.push(Diagnostic::error(
+                        file,
+                        line,
+                        0,
+                        format!("duplicate {what} id `{}` (first defined on line {first_line})", strings.resolve(id)),
+                    ));
+                } else {
+                    out.insert(id, i);
+                }
+            }
+        }
+        unique(&self.products, "product", |p| (p.id, p.line), &strings, &mut index.products, diags, file);
+        unique(&self.contracts, "contract", |c| (c.id, c.line), &strings, &mut index.contracts, diags, file);
+        unique(&self.devices, "device", |d| (d.id, d.line), &strings, &mut index.devices, diags, file);
+        unique(&self.users, "user", |u| (u.id, u.line), &strings, &mut index.users, diags, file);
+
+        let mut entitlements = Vec::with_capacity(self.raw_entitlements.len());
+        for (mut e, contract_pos, product_pos) in self.raw_entitlements {
+            let mut ok = true;
+            match index.contracts.get(&e.contract) {
+                Some(&ix) => e.contract_ix = ix,
+                None => {
+                    diags.push(err(
+                        contract_pos.line,
+                        contract_pos.col,
+                        format!(
+                            "entitlement `{}` names contract `{}`, which the snapshot does not list",
+                            strings.resolve(e.id),
+                            strings.resolve(e.contract)
+                        ),
+                    ));
+                    ok = false;
+                }
+            }
+            if !index.products.contains_key(&e.product) {
+                diags.push(err(
+                    product_pos.line,
+                    product_pos.col,
+                    format!(
+                        "entitlement `{}` names product `{}`, which the snapshot does not list",
+                        strings.resolve(e.id),
+                        strings.resolve(e.product)
+                    ),
+                ));
+                ok = false;
+            }
+            if ok {
+                entitlements.push(e);
+            }
+        }
+        unique(&entitlements, "entitlement", |e| (e.id, e.line), &strings, &mut index.entitlements, diags, file);
+        for (i, e) in entitlements.iter().enumerate() {
+            index.entitlements_by_product.entry(e.product).or_default().push(i);
+        }
+        for &(ix, pos) in &self.hosts {
+            if let Some(host) = self.devices.get(ix).and_then(|d| d.virtual_host) {
+                if !index.devices.contains_key(&host) {
+                    diags.push(err(
+                        pos.line,
+                        pos.col,
+                        format!("`virtual_host` names device `{}`, which the snapshot does not list", strings.resolve(host)),
+                    ));
+                }
+            }
+        }
+
+        let mut installations = self.installations;
+        installations.sort_by_key(|i| (i.product, i.installed_on, i.line));
+        let mut start = 0;
+        for i in 1..=installations.len() {
+            if i == installations.len() || installations[i].product != installations[start].product {
+                index.installs_by_product.insert(installations[start].product, start..i);
+                start = i;
+            }
+        }
+        let mut usage = self.usage;
+        usage.sort_by(|a, b| (a.product, &a.period).cmp(&(b.product, &b.period)));
+
+        let meta = self.meta?;
+        if !diags.is_empty() {
+            return None;
+        }
+        Some(Snapshot {
+            path: file.to_path_buf(),
+            sha256: hex(&Sha256::digest(text.as_bytes())),
+            meta,
+            products: self.products,
+            contracts: self.contracts,
+            entitlements,
+            devices: self.devices,
+            users: self.users,
+            installations,
+            usage,
+            strings,
+            index,
+        })
+    }
+}
+
+/// Lowercase hexadecimal of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

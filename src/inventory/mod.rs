@@ -1,0 +1,9 @@
+//! Inventory snapshots: loading, validation and the licence position.
+
+pub mod load;
+pub mod model;
+pub mod position;
+
+pub use load::load;
+pub use model::{Metric, RiskTier, Snapshot, Sym};
+pub use position::{positions, Position};

@@ -1,0 +1,346 @@
+//! The validated snapshot: what was bought, what is deployed, what is used.
+//!
+//! Ids are interned ([`Sym`]) so a million installations cost a few dozen
+//! bytes each and lookups by id are integer hashes. Everything here has been
+//! checked by the loader; code that holds a [`Snapshot`] never re-validates.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+
+use crate::date::Date;
+
+/// An interned string: an id, a version, an environment name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sym(NonZeroU32);
+
+/// The string table of one snapshot.
+#[derive(Default, Debug)]
+pub struct Interner {
+    strings: Vec<Box<str>>,
+    ids: HashMap<Box<str>, Sym>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&sym) = self.ids.get(s) {
+            return sym;
+        }
+        self.strings.push(s.into());
+        let sym = Sym(NonZeroU32::new(self.strings.len() as u32).expect("index starts at 1"));
+        self.ids.insert(s.into(), sym);
+        sym
+    }
+
+    /// The symbol of `s`, if the snapshot mentions it anywhere.
+    pub fn get(&self, s: &str) -> Option<Sym> {
+        self.ids.get(s).copied()
+    }
+
+    pub fn resolve(&self, sym: Sym) -> &str {
+        &self.strings[sym.0.get() as usize - 1]
+    }
+}
+
+/// How a product's risk to the organisation is rated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RiskTier {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl RiskTier {
+    pub const NAMES: &'static [&'static str] = &["low", "medium", "high", "critical"];
+
+    pub fn parse(s: &str) -> Option<RiskTier> {
+        Some(match s {
+            "low" => RiskTier::Low,
+            "medium" => RiskTier::Medium,
+            "high" => RiskTier::High,
+            "critical" => RiskTier::Critical,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+/// What an entitlement counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Metric {
+    Device,
+    User,
+    Core,
+    Processor,
+    Concurrent,
+    Subscription,
+    Site,
+}
+
+impl Metric {
+    pub const NAMES: &'static [&'static str] =
+        &["device", "user", "core", "processor", "concurrent", "subscription", "site"];
+
+    pub fn parse(s: &str) -> Option<Metric> {
+        Self::NAMES.iter().position(|n| *n == s).map(|i| Self::ALL[i])
+    }
+
+    pub const ALL: [Metric; 7] = [
+        Metric::Device,
+        Metric::User,
+        Metric::Core,
+        Metric::Processor,
+        Metric::Concurrent,
+        Metric::Subscription,
+        Metric::Site,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+/// A contract's state as recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContractStatus {
+    Active,
+    Terminated,
+    Expired,
+}
+
+impl ContractStatus {
+    pub const NAMES: &'static [&'static str] = &["active", "terminated", "expired"];
+
+    pub fn parse(s: &str) -> Option<ContractStatus> {
+        Some(match s {
+            "active" => ContractStatus::Active,
+            "terminated" => ContractStatus::Terminated,
+            "expired" => ContractStatus::Expired,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Product {
+    pub id: Sym,
+    pub name: String,
+    pub publisher: Option<Sym>,
+    pub risk_tier: RiskTier,
+    pub line: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Contract {
+    pub id: Sym,
+    pub publisher: Option<Sym>,
+    pub start: Option<Date>,
+    pub end: Option<Date>,
+    pub status: ContractStatus,
+    pub terminated_on: Option<Date>,
+    pub true_up: Option<Date>,
+    pub audit_notice_days: Option<u64>,
+    pub exempt_environments: Vec<Sym>,
+    pub line: u32,
+}
+
+impl Contract {
+    /// Whether the contract grants rights on `day`: inside its term, and not
+    /// terminated (from `terminated_on`) or expired.
+    pub fn valid_on(&self, day: Date) -> bool {
+        let in_term = self.start.is_none_or(|s| s <= day) && self.end.is_none_or(|e| day <= e);
+        in_term
+            && match self.status {
+                ContractStatus::Active => true,
+                ContractStatus::Expired => false,
+                ContractStatus::Terminated => self.terminated_on.is_some_and(|t| day < t),
+            }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Entitlement {
+    pub id: Sym,
+    pub contract: Sym,
+    /// Index into [`Snapshot::contracts`]; the loader resolved it.
+    pub contract_ix: usize,
+    pub product: Sym,
+    pub metric: Metric,
+    pub quantity: u64,
+    pub start: Option<Date>,
+    pub end: Option<Date>,
+    pub maintenance_end: Option<Date>,
+    pub line: u32,
+}
+
+impl Entitlement {
+    /// Whether the entitlement's own term covers `day`.
+    pub fn in_term(&self, day: Date) -> bool {
+        self.start.is_none_or(|s| s <= day) && self.end.is_none_or(|e| day <= e)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Device {
+    pub id: Sym,
+    pub environment: Option<Sym>,
+    pub cores: Option<u64>,
+    pub sockets: Option<u64>,
+    pub virtual_host: Option<Sym>,
+    pub primary_user: Option<Sym>,
+    pub line: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: Sym,
+    pub active: bool,
+    pub line: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Installation {
+    pub device: Sym,
+    pub product: Sym,
+    pub version: Option<Sym>,
+    pub installed_on: Option<Date>,
+    pub user: Option<Sym>,
+    pub discovered_by: Option<Sym>,
+    pub line: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Usage {
+    pub product: Sym,
+    /// `YYYY-MM`; periods sort as text.
+    pub period: String,
+    pub peak_concurrent: Option<u64>,
+    pub active_users: Option<u64>,
+    pub line: u32,
+}
+
+/// The `snapshot:` header.
+#[derive(Clone, Debug)]
+pub struct SnapshotMeta {
+    pub id: String,
+    pub taken_at: Date,
+    pub sources: Vec<String>,
+}
+
+/// A loaded, validated inventory snapshot.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub meta: SnapshotMeta,
+    pub products: Vec<Product>,
+    pub contracts: Vec<Contract>,
+    pub entitlements: Vec<Entitlement>,
+    pub devices: Vec<Device>,
+    pub users: Vec<User>,
+    /// Sorted by product, then install date, then line.
+    pub installations: Vec<Installation>,
+    /// Sorted by product, then period.
+    pub usage: Vec<Usage>,
+    pub strings: Interner,
+    pub(crate) index: Index,
+}
+
+/// Lookups the loader builds once.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    pub products: HashMap<Sym, usize>,
+    pub contracts: HashMap<Sym, usize>,
+    pub entitlements: HashMap<Sym, usize>,
+    pub devices: HashMap<Sym, usize>,
+    pub users: HashMap<Sym, usize>,
+    /// Product → range of [`Snapshot::installations`].
+    pub installs_by_product: HashMap<Sym, std::ops::Range<usize>>,
+    /// Product → indices of its entitlements.
+    pub entitlements_by_product: HashMap<Sym, Vec<usize>>,
+}
+
+impl Snapshot {
+    /// The text of an interned id.
+    pub fn str(&self, sym: Sym) -> &str {
+        self.strings.resolve(sym)
+    }
+
+    /// Looks up a symbol by its text.
+    pub fn sym(&self, s: &str) -> Option<Sym> {
+        self.strings.get(s)
+    }
+
+    pub fn product(&self, id: Sym) -> Option<&Product> {
+        self.index.products.get(&id).map(|&i| &self.products[i])
+    }
+
+    pub fn contract(&self, id: Sym) -> Option<&Contract> {
+        self.index.contracts.get(&id).map(|&i| &self.contracts[i])
+    }
+
+    pub fn entitlement(&self, id: Sym) -> Option<&Entitlement> {
+        self.index.entitlements.get(&id).map(|&i| &self.entitlements[i])
+    }
+
+    pub fn device(&self, id: Sym) -> Option<&Device> {
+        self.index.devices.get(&id).map(|&i| &self.devices[i])
+    }
+
+    pub fn user(&self, id: Sym) -> Option<&User> {
+        self.index.users.get(&id).map(|&i| &self.users[i])
+    }
+
+    /// Installations of a product, in install-date order (undated first).
+    pub fn installations_of(&self, product: Sym) -> &[Installation] {
+        self.index
+            .installs_by_product
+            .get(&product)
+            .map_or(&[], |r| &self.installations[r.clone()])
+    }
+
+    /// Installations of a product installed between `from` and `to`, both included.
+    pub fn installations_between(&self, product: Sym, from: Date, to: Date) -> &[Installation] {
+        let all = self.installations_of(product);
+        let lo = all.partition_point(|i| i.installed_on.is_none_or(|d| d < from));
+        let hi = all.partition_point(|i| i.installed_on.is_none_or(|d| d <= to));
+        &all[lo..hi.max(lo)]
+    }
+
+    /// Entitlements of a product, in file order.
+    pub fn entitlements_of(&self, product: Sym) -> impl Iterator<Item = &Entitlement> {
+        self.index
+            .entitlements_by_product
+            .get(&product)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.entitlements[i])
+    }
+
+    /// Whether an entitlement counts on `day`: its term and its contract are valid.
+    pub fn entitlement_valid(&self, e: &Entitlement, day: Date) -> bool {
+        e.in_term(day) && self.contracts[e.contract_ix].valid_on(day)
+    }
+
+    /// Products that have installations, listed or not, in id order.
+    pub fn installed_products(&self) -> Vec<Sym> {
+        let mut v: Vec<Sym> = self.index.installs_by_product.keys().copied().collect();
+        v.sort_by(|a, b| self.str(*a).cmp(self.str(*b)));
+        v
+    }
+
+    /// Usage records of a product, oldest period first.
+    pub fn usage_of(&self, product: Sym) -> &[Usage] {
+        let lo = self.usage.partition_point(|u| u.product < product);
+        let hi = self.usage.partition_point(|u| u.product <= product);
+        &self.usage[lo..hi]
+    }
+}

@@ -1,0 +1,168 @@
+//! The effective licence position (ELP): per product and metric, what is
+//! entitled on the as-of date against what is consumed.
+//!
+//! Counting rules (DESIGN.md): an entitlement counts only while its own term
+//! and its contract are valid; an installation consumes nothing when its
+//! device's environment is exempted by every contract behind the product's
+//! valid entitlements; installations on unlisted devices consume, and where a
+//! metric needs cores or sockets nobody recorded the row is `incomplete`.
+
+use std::collections::HashSet;
+
+use super::model::*;
+use crate::date::Date;
+
+/// One row of the licence position.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Position {
+    pub product: Sym,
+    pub metric: Metric,
+    /// `None` means unlimited (a valid site licence).
+    pub entitled: Option<u64>,
+    pub consumed: u64,
+    pub shortfall: u64,
+    /// `None` when entitlement is unlimited.
+    pub surplus: Option<u64>,
+    /// consumed / entitled, rounded to four places; `None` when nothing
+    /// countable is entitled.
+    pub utilization: Option<f64>,
+    /// Some consumption could not be counted (missing cores, sockets, users or
+    /// usage figures); the consumed figure is a lower bound.
+    pub incomplete: bool,
+}
+
+/// Every row of the position on `as_of`, sorted by product id then metric.
+pub fn positions(snap: &Snapshot, as_of: Date) -> Vec<Position> {
+    let mut products: Vec<Sym> = snap.products.iter().map(|p| p.id).collect();
+    let listed: HashSet<Sym> = products.iter().copied().collect();
+    products.extend(snap.installed_products().into_iter().filter(|p| !listed.contains(p)));
+    products.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
+
+    let mut rows = Vec::new();
+    for product in products {
+        let mut metrics: Vec<Metric> = snap.entitlements_of(product).map(|e| e.metric).collect();
+        metrics.sort();
+        metrics.dedup();
+        if metrics.is_empty() {
+            if snap.installations_of(product).is_empty() {
+                continue;
+            }
+            metrics.push(Metric::Device);
+        }
+        let consuming = consuming_installations(snap, product, as_of);
+        for metric in metrics {
+            rows.push(position_row(snap, product, metric, as_of, &consuming));
+        }
+    }
+    rows
+}
+
+/// The installations of `product` that consume licences on `as_of`.
+pub fn consuming_installations(snap: &Snapshot, product: Sym, as_of: Date) -> Vec<&Installation> {
+    let exempt = exempt_environments(snap, product, as_of);
+    snap.installations_of(product)
+        .iter()
+        .filter(|i| {
+            let env = snap.device(i.device).and_then(|d| d.environment);
+            !env.is_some_and(|e| exempt.contains(&e))
+        })
+        .collect()
+}
+
+/// Environments exempted by every contract behind the product's valid
+/// entitlements; empty when the product has no valid entitlement.
+pub fn exempt_environments(snap: &Snapshot, product: Sym, as_of: Date) -> Vec<Sym> {
+    let mut contracts: Vec<usize> = snap
+        .entitlements_of(product)
+        .filter(|e| snap.entitlement_valid(e, as_of))
+        .map(|e| e.contract_ix)
+        .collect();
+    contracts.sort_unstable();
+    contracts.dedup();
+    let mut iter = contracts.iter().map(|&c| &snap.contracts[c].exempt_environments);
+    let Some(first) = iter.next() else { return Vec::new() };
+    let mut common: Vec<Sym> = first.clone();
+    for envs in iter {
+        common.retain(|e| envs.contains(e));
+    }
+    common
+}
+
+fn position_row(
+    snap: &Snapshot,
+    product: Sym,
+    metric: Metric,
+    as_of: Date,
+    consuming: &[&Installation],
+) -> Position {
+    let valid: Vec<&Entitlement> = snap
+        .entitlements_of(product)
+        .filter(|e| e.metric == metric && snap.entitlement_valid(e, as_of))
+        .collect();
+    let entitled = match metric {
+        Metric::Site if !valid.is_empty() => None,
+        _ => Some(valid.iter().map(|e| e.quantity).sum::<u64>()),
+    };
+    let (consumed, incomplete) = consumption(snap, product, metric, consuming);
+    let (shortfall, surplus, utilization) = match entitled {
+        None => (0, None, None),
+        Some(n) => (
+            consumed.saturating_sub(n),
+            Some(n.saturating_sub(consumed)),
+            (n > 0).then(|| (consumed as f64 / n as f64 * 10_000.0).round() / 10_000.0),
+        ),
+    };
+    Position { product, metric, entitled, consumed, shortfall, surplus, utilization, incomplete }
+}
+
+fn distinct_devices<'a>(consuming: &[&'a Installation]) -> Vec<Sym> {
+    let mut devices: Vec<Sym> = consuming.iter().map(|i| i.device).collect();
+    devices.sort_unstable();
+    devices.dedup();
+    devices
+}
+
+/// What `product` consumes in `metric`, and whether that figure is incomplete.
+pub fn consumption(snap: &Snapshot, product: Sym, metric: Metric, consuming: &[&Installation]) -> (u64, bool) {
+    match metric {
+        Metric::Device | Metric::Site => (distinct_devices(consuming).len() as u64, false),
+        Metric::User => {
+            let mut incomplete = false;
+            let mut users: Vec<Sym> = consuming
+                .iter()
+                .filter_map(|i| {
+                    let u = i.user.or_else(|| snap.device(i.device).and_then(|d| d.primary_user));
+                    incomplete |= u.is_none();
+                    u
+                })
+                .collect();
+            users.sort_unstable();
+            users.dedup();
+            (users.len() as u64, incomplete)
+        }
+        Metric::Core | Metric::Processor => {
+            let mut incomplete = false;
+            let sum = distinct_devices(consuming)
+                .into_iter()
+                .map(|d| {
+                    let dev = snap.device(d);
+                    let n = dev.and_then(|d| if metric == Metric::Core { d.cores } else { d.sockets });
+                    incomplete |= n.is_none();
+                    n.unwrap_or(0)
+                })
+                .sum();
+            (sum, incomplete)
+        }
+        Metric::Concurrent | Metric::Subscription => {
+            let latest = snap.usage_of(product).last();
+            let figure = latest.and_then(|u| {
+                if metric == Metric::Concurrent {
+                    u.peak_concurrent
+                } else {
+                    u.active_users
+                }
+            });
+            (figure.unwrap_or(0), figure.is_none())
+        }
+    }
+}

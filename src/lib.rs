@@ -1,0 +1,17 @@
+//! trueup: a policy-as-code rule engine for commercial software licence
+//! compliance.
+//!
+//! A playbook (a folder of Rhai scripts) is evaluated against YAML inventory
+//! snapshots: [`inventory`] loads and validates snapshots and computes the
+//! licence position, [`policy`] compiles and sandboxes scripts, [`engine`]
+//! evaluates rules into findings, [`report`] renders them.
+
+pub mod date;
+pub mod command;
+pub mod diag;
+pub mod engine;
+pub mod fsutil;
+pub mod inventory;
+pub mod policy;
+pub mod report;
+pub mod yaml;

@@ -1,0 +1,44 @@
+//! The `trueup` command line: parse arguments, call the library, print,
+//! return an exit code (0 clean, 1 findings or failures, 2 untrusted run).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use trueup::command;
+
+#[derive(Parser, Debug)]
+#[command(name = "trueup", version, about = "Policy-as-code licence compliance: evaluate a playbook of Rhai rules against inventory snapshots")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Evaluate the playbook against each snapshot and print findings
+    Check(command::check::CheckArgs),
+    /// Print the effective licence position per product and metric
+    Position(command::position::PositionArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => command::check::run(args),
+        Command::Position(args) => command::position::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Finding, compiling and describing the scripts of a playbook.
+//!
+//! Every `*.rhai` under the policies folder is one module, in path order.
+//! Each is compiled once; its top-level constants (`ID`, `TITLE`, thresholds)
+//! are evaluated once and handed to every call, so functions may use them by
+//! name under strict variables.
+
+use std::path::{Path, PathBuf};
+
+use rhai::{Dynamic, Engine, Scope, AST};
+use sha2::{Digest, Sha256};
+
+use super::error::{compile_error, script_error};
+use super::sandbox::{self, Limits};
+use crate::diag::{Diagnostic, Diagnostics};
+
+/// A compiled script.
+pub struct Module {
+    /// The script's path as the user named it (`policies/overuse.rhai`).
+    pub path: PathBuf,
+    pub source: String,
+    pub ast: AST,
+    /// Top-level constants in declaration order.
+    pub constants: Vec<(String, Dynamic)>,
+    /// Names of the functions the script defines.
+    pub functions: Vec<String>,
+    tag: Dynamic,
+}
+
+impl Module {
+    pub fn defines(&self, name: &str) -> bool {
+        self.functions.iter().any(|f| f == name)
+    }
+
+    /// A text constant, such as `TITLE`.
+    pub fn constant_str(&self, name: &str) -> Option<String> {
+        self.constants
+            .iter()
+            .find(|(n, v)| n == name && v.is_string())
+            .map(|(_, v)| v.to_string())
+    }
+
+    /// The rule id: the `ID` constant, else the file's stem.
+    pub fn rule_id(&self) -> String {
+        self.constant_str("ID").unwrap_or_else(|| {
+            self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        })
+    }
+
+    /// The module's constants as a shared map, handed to every call as the
+    /// evaluation's tag so that functions can read them by name (see
+    /// [`super::sandbox::engine`]).
+    pub fn constants_tag(&self) -> Dynamic {
+        self.tag.clone()
+    }
+
+    /// Whether the script defines `check`, i.e. is a rule.
+    pub fn is_rule(&self) -> bool {
+        self.defines("check")
+    }
+}
+
+/// Every compiled module of a policies folder.
+pub struct Playbook {
+    pub root: PathBuf,
+    pub engine: Engine,
+    pub modules: Vec<Module>,
+    /// sha256 over every script's relative path and text.
+    pub digest: String,
+}
+
+impl Playbook {
+    /// Loads every script under `root`, reporting every one that fails to compile.
+    pub fn load(root: &Path, limits: Limits) -> Result<Playbook, Diagnostics> {
+        let files = script_files(root)?;
+        let engine = sandbox::engine(limits);
+        let mut diags = Diagnostics::default();
+        let mut modules = Vec::new();
+        let mut hasher = Sha256::new();
+        for path in files {
+            let source = match std::fs::read_to_string(&path) {
+                Ok(s) => s,
+                Err(e) => {
+                    diags.push(Diagnostic::error(&path, 0, 0, format!("cannot read script: {e}")));
+                    continue;
+                }
+            };
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            hasher.update(rel.to_string_lossy().as_bytes());
+            hasher.update([0]);
+            hasher.update(source.as_bytes());
+            hasher.update([0]);
+            match compile(&engine, &path, source) {
+                Ok(m) => modules.push(m),
+                Err(d) => diags.push(d),
+            }
+        }
+        let digest = crate::inventory::load::hex(&hasher.finalize());
+        let playbook = Playbook { root: root.to_path_buf(), engine, modules, digest };
+        if let Err(d) = playbook.check_rule_ids() {
+            diags.0.extend(d.0);
+        }
+        diags.into_result(playbook)
+    }
+
+    fn check_rule_ids(&self) -> Result<(), Diagnostics> {
+        let mut diags = Diagnostics::default();
+        let mut seen: Vec<(String, &Path)> = Vec::new();
+        for m in self.rules() {
+            let id = m.rule_id();
+            if let Some((_, first)) = seen.iter().find(|(i, _)| *i == id) {
+                diags.push(Diagnostic::error(
+                    &m.path,
+                    0,
+                    0,
+                    format!("duplicate rule id `{id}` (also the id of {})", first.display()),
+                ));
+            } else {
+                seen.push((id, &m.path));
+            }
+        }
+        diags.into_result(())
+    }
+
+    /// The modules that define `check`, in path order.
+    pub fn rules(&self) -> impl Iterator<Item = &Module> {
+        self.modules.iter().filter(|m| m.is_rule())
+    }
+
+    /// The modules that define `route`, in path order.
+    pub fn routers(&self) -> impl Iterator<Item = &Module> {
+        self.modules.iter().filter(|m| m.defines("route"))
+    }
+
+    /// The rule with this id.
+    pub fn rule(&self, id: &str) -> Option<&Module> {
+        self.rules().find(|m| m.rule_id() == id)
+    }
+}
+
+/// Every `*.rhai` below `root`, in path order.
+pub fn script_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    if !root.is_dir() {
+        return Err(Diagnostic::error(root, 0, 0, "policies folder not found (pass `-p DIR`)"));
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| Diagnostic::error(&dir, 0, 0, format!("cannot list folder: {e}")))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rhai") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Compiles one script: a lenient pass finds its top-level constants, then a
+/// strict pass compiles it with them in scope.
+pub fn compile(engine: &Engine, path: &Path, source: String) -> Result<Module, Diagnostic> {
+    let name = path.display().to_string();
+    let constants = constants(engine, path, &source)?;
+    let mut scope = Scope::new();
+    for (n, v) in &constants {
+        scope.push_constant_dynamic(n.as_str(), v.clone());
+    }
+    let mut ast = engine
+        .compile_with_scope(&scope, &source)
+        .map_err(|e| compile_error(path, &source, &e))?;
+    ast.set_source(name);
+    let functions = ast.iter_functions().map(|f| f.name.to_string()).collect();
+    let tag: rhai::Map = constants.iter().map(|(n, v)| (n.as_str().into(), v.clone())).collect();
+    let tag = Dynamic::from(tag).into_shared();
+    Ok(Module { path: path.to_path_buf(), source, ast, constants, functions, tag })
+}
+
+fn constants(engine: &Engine, path: &Path, source: &str) -> Result<Vec<(String, Dynamic)>, Diagnostic> {
+    // Strict variables would reject the constants' own uses inside functions
+    // in this first pass; the second, strict pass checks everything.
+    let mut lenient = sandbox::engine(Limits { max_operations: 100_000, ..Limits::default() });
+    lenient.set_strict_variables(false);
+    let ast = lenient.compile(source).map_err(|e| {
+        // Report the strict engine's view of a syntax error: it is the same error.
+        match engine.compile(source) {
+            Err(strict) => compile_error(path, source, &strict),
+            Ok(_) => compile_error(path, source, &e),
+        }
+    })?;
+    let mut scope = Scope::new();
+    lenient
+        .run_ast_with_scope(&mut scope, &ast)
+        .map_err(|e| script_error(path, source, &e, "while evaluating top-level constants"))?;
+    Ok(scope
+        .iter()
+        .filter(|(_, is_const, _)| *is_const)
+        .map(|(n, _, v)| (n.to_string(), v))
+        .collect())
+}

@@ -1,0 +1,70 @@
+//! `trueup position`: the effective licence position as a table or JSON.
+
+use std::fmt::Write;
+
+use serde_json::{json, Value};
+
+use crate::engine::Evaluation;
+use crate::inventory::Position;
+
+fn row_json(e: &Evaluation, p: &Position) -> Value {
+    json!({
+        "product": e.snapshot.str(p.product),
+        "metric": p.metric.as_str(),
+        "entitled": p.entitled,
+        "consumed": p.consumed,
+        "shortfall": p.shortfall,
+        "surplus": p.surplus,
+        "utilization": p.utilization,
+        "incomplete": p.incomplete,
+        "snapshot": e.snapshot.path,
+    })
+}
+
+pub fn json(evals: &[Evaluation]) -> String {
+    let rows: Vec<Value> =
+        evals.iter().flat_map(|e| e.positions.iter().map(move |p| row_json(e, p))).collect();
+    let mut out = serde_json::to_string_pretty(&json!({ "positions": rows })).expect("json values serialize");
+    out.push('\n');
+    out
+}
+
+pub fn table(evals: &[Evaluation]) -> String {
+    let mut out = String::new();
+    for e in evals {
+        let _ = writeln!(out, "{} (snapshot `{}`, as of {})", e.snapshot.path.display(), e.snapshot.meta.id, e.as_of);
+        let header = ["product", "metric", "entitled", "consumed", "shortfall", "surplus", "utilization"];
+        let mut rows: Vec<[String; 7]> = vec![header.map(str::to_string)];
+        for p in e.positions.iter() {
+            let num = |n: Option<u64>| n.map_or("unlimited".to_string(), |n| n.to_string());
+            let util = p.utilization.map_or("-".to_string(), |u| format!("{:.1}%", u * 100.0));
+            let consumed = if p.incomplete { format!("{}+", p.consumed) } else { p.consumed.to_string() };
+            rows.push([
+                e.snapshot.str(p.product).to_string(),
+                p.metric.as_str().to_string(),
+                num(p.entitled),
+                consumed,
+                p.shortfall.to_string(),
+                num(p.surplus),
+                util,
+            ]);
+        }
+        let widths: Vec<usize> = (0..7).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+        for r in &rows {
+            let mut line = String::new();
+            for (c, cell) in r.iter().enumerate() {
+                if c < 2 {
+                    let _ = write!(line, "{:<w$}  ", cell, w = widths[c]);
+                } else {
+                    let _ = write!(line, "{:>w$}  ", cell, w = widths[c]);
+                }
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+        if e.positions.iter().any(|p| p.incomplete) {
+            let _ = writeln!(out, "`+`: incomplete, some consumption could not be counted (missing cores, sockets, users or usage)");
+        }
+        out.push('\n');
+    }
+    out
+}

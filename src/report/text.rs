@@ -1,0 +1,161 @@
+//! The terminal report: findings grouped by severity, worst first.
+
+use std::fmt::Write;
+
+use super::CheckReport;
+use crate::engine::{Finding, Severity};
+
+/// ANSI styling, on only when writing to a terminal without `NO_COLOR`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn severity(self, s: Severity) -> String {
+        let code = match s {
+            Severity::Critical => "1;35",
+            Severity::High => "1;31",
+            Severity::Medium => "1;33",
+            Severity::Low => "1;36",
+            Severity::Info => "1;37",
+        };
+        self.paint(code, &s.as_str().to_uppercase())
+    }
+
+    fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+}
+
+pub fn render(r: &CheckReport, style: Style) -> String {
+    let mut out = String::new();
+    for e in &r.evaluations {
+        let n = e.findings.len();
+        let _ = writeln!(
+            out,
+            "{} (snapshot `{}`, as of {}): {} finding{}",
+            style.bold(&e.snapshot.path.display().to_string()),
+            e.snapshot.meta.id,
+            e.as_of,
+            n,
+            if n == 1 { "" } else { "s" }
+        );
+        for sev in Severity::ALL.iter().rev() {
+            let group: Vec<&Finding> = e.findings.iter().filter(|f| f.severity == *sev).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "\n{} ({})", style.severity(*sev), group.len());
+            for f in group {
+                finding(&mut out, f, style);
+            }
+        }
+        out.push('\n');
+    }
+    let counts = r.counts();
+    let parts: Vec<String> = Severity::ALL
+        .iter()
+        .rev()
+        .filter(|s| counts[**s as usize] > 0)
+        .map(|s| format!("{} {}", counts[*s as usize], s))
+        .collect();
+    let mut summary = if parts.is_empty() { "no findings".to_string() } else { parts.join(", ") };
+    if r.waived() > 0 {
+        let _ = write!(summary, " ({} waived)", r.waived());
+    }
+    let failing = r.failing();
+    let verdict = match r.fail_on {
+        super::FailOn::Never => "--fail-on never".to_string(),
+        super::FailOn::Severity(s) if failing > 0 => format!("{failing} at or above {s}: failing"),
+        super::FailOn::Severity(s) => format!("nothing at or above {s}: passing"),
+    };
+    let _ = writeln!(out, "summary: {summary}; {verdict}");
+    out
+}
+
+fn finding(out: &mut String, f: &Finding, style: Style) {
+    let location = f
+        .location
+        .as_ref()
+        .map(|l| format!("{}:{}", l.file.display(), l.line))
+        .unwrap_or_default();
+    let waived = if f.is_waived() { " [waived]" } else { "" };
+    let _ = writeln!(
+        out,
+        "  {} {} {}{}  {}",
+        style.bold(&f.rule),
+        f.subject.kind,
+        f.subject.id,
+        waived,
+        style.dim(&location)
+    );
+    let _ = writeln!(out, "    {}", f.message);
+    if let Some(route) = &f.route {
+        let mut line = format!("route: {}", route.queue);
+        if let Some(owner) = &route.owner {
+            let _ = write!(line, " ({owner})");
+        }
+        if let Some(by) = route.notify_by {
+            let _ = write!(line, ", notify by {by}");
+        }
+        for step in &route.escalate {
+            let _ = write!(line, "; escalate to {} on {}", step.to, step.on);
+        }
+        let _ = writeln!(out, "    {}", style.dim(&line));
+    }
+    for (i, option) in f.remediation.iter().enumerate() {
+        let _ = writeln!(out, "    {} {}", style.dim(if i == 0 { "fix:" } else { "  or" }), remediation_text(option));
+    }
+    if let Some(w) = &f.waiver {
+        let ticket = w.ticket.as_deref().map(|t| format!(", {t}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "    {}",
+            style.dim(&format!(
+                "waiver {}: {} (approved by {}{ticket}, expires {})",
+                w.state, w.reason, w.approved_by, w.expires
+            ))
+        );
+    }
+}
+
+/// One remediation option in words: its action, then its other fields.
+pub fn remediation_text(option: &serde_json::Value) -> String {
+    let Some(map) = option.as_object() else { return option.to_string() };
+    let action = map.get("action").and_then(|a| a.as_str()).unwrap_or("option");
+    let rest: Vec<String> = map
+        .iter()
+        .filter(|(k, _)| *k != "action")
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k} {s}"),
+            serde_json::Value::Array(items) => {
+                let shown: Vec<String> = items
+                    .iter()
+                    .take(5)
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                    .collect();
+                let more = if items.len() > 5 { format!(" and {} more", items.len() - 5) } else { String::new() };
+                format!("{k} {}{more}", shown.join(", "))
+            }
+            other => format!("{k} {other}"),
+        })
+        .collect();
+    if rest.is_empty() {
+        action.to_string()
+    } else {
+        format!("{action}: {}", rest.join(", "))
+    }
+}

@@ -1,0 +1,586 @@
+//! A YAML reader that keeps every node's line and column.
+//!
+//! trueup reads YAML through `granit-parser`'s event stream rather than a
+//! serde layer: every record keeps the line it came from (errors, SARIF and
+//! annotations need it), the loaders can report every mistake in a file
+//! instead of stopping at the first, and a snapshot is read one record at a
+//! time, so a million installations never exist as a generic value tree.
+//!
+//! It must never panic or hang on hostile input: nesting is capped, aliases
+//! are expanded against a budget (no "billion laughs"), and a file holds one
+//! document.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+
+use granit_parser::{Event, Parser, ScalarStyle, Span, StrInput};
+
+use crate::date::Date;
+use crate::diag::Diagnostic;
+
+/// Deeper nesting than this is refused; no trueup file needs more than six.
+pub const MAX_DEPTH: usize = 64;
+/// Nodes that aliases may copy in one file, in total.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
+/// A 1-based line and column.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+/// One YAML node with its position.
+#[derive(Clone, Debug)]
+pub struct Node<'a> {
+    pub value: Value<'a>,
+    pub pos: Pos,
+}
+
+/// What a node holds.
+#[derive(Clone, Debug)]
+pub enum Value<'a> {
+    /// A scalar's text; `plain` when written unquoted and untagged, the only
+    /// form in which `null`, `true` or `12` mean anything but text.
+    Scalar { text: Cow<'a, str>, plain: bool },
+    Seq(Vec<Node<'a>>),
+    Map(Vec<(Node<'a>, Node<'a>)>),
+}
+
+impl<'a> Node<'a> {
+    /// True for `~`, `null`, an empty value and their spellings.
+    pub fn is_null(&self) -> bool {
+        matches!(&self.value, Value::Scalar { text, plain: true }
+            if matches!(text.as_ref(), "" | "~" | "null" | "Null" | "NULL"))
+    }
+
+    /// The text of a non-null scalar.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Scalar { text, .. } if !self.is_null() => Some(text),
+            _ => None,
+        }
+    }
+
+    /// How this node reads to a user, for "expected X, found Y" messages.
+    pub fn describe(&self) -> String {
+        match &self.value {
+            _ if self.is_null() => "nothing".into(),
+            Value::Scalar { text, .. } => format!("`{}`", shorten(text)),
+            Value::Seq(_) => "a list".into(),
+            Value::Map(_) => "a mapping".into(),
+        }
+    }
+
+    fn size(&self) -> usize {
+        match &self.value {
+            Value::Scalar { .. } => 1,
+            Value::Seq(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
+            Value::Map(pairs) => 1 + pairs.iter().map(|(k, v)| k.size() + v.size()).sum::<usize>(),
+        }
+    }
+}
+
+fn shorten(text: &str) -> String {
+    if text.chars().count() > 40 {
+        format!("{}…", text.chars().take(40).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
+/// Reads a whole file's text, refusing what cannot be YAML text.
+pub fn read_text(path: &Path, max_bytes: u64) -> Result<String, Diagnostic> {
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
+    if meta.is_dir() {
+        return Err(Diagnostic::error(path, 0, 0, "is a directory, not a file"));
+    }
+    if meta.len() > max_bytes {
+        return Err(Diagnostic::error(
+            path,
+            0,
+            0,
+            format!(
+                "file is too large ({} MiB; the limit is {} MiB)",
+                meta.len() >> 20,
+                max_bytes >> 20
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+        let col = std::str::from_utf8(&good[good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..])
+            .map_or(0, |s| s.chars().count() as u32 + 1);
+        Diagnostic::error(path, line, col, "file is not valid UTF-8 text")
+    })
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
+    let what = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => format!("cannot read: {e}"),
+    };
+    Diagnostic::error(path, 0, 0, what)
+}
+
+/// A pull reader over one YAML document.
+pub struct Reader<'a, 'p> {
+    file: &'p Path,
+    parser: Parser<'a, StrInput<'a>>,
+    peeked: Option<(Event<'a>, Span)>,
+    anchors: HashMap<usize, Node<'a>>,
+    alias_nodes: usize,
+    started: bool,
+}
+
+fn pos_of(span: &Span) -> Pos {
+    Pos {
+        line: span.start.line() as u32,
+        col: span.start.col() as u32 + 1,
+    }
+}
+
+impl<'a, 'p> Reader<'a, 'p> {
+    pub fn new(file: &'p Path, text: &'a str) -> Self {
+        Reader {
+            file,
+            parser: Parser::new_from_str(text),
+            peeked: None,
+            anchors: HashMap::new(),
+            alias_nodes: 0,
+            started: false,
+        }
+    }
+
+    /// An error at `pos` in this reader's file.
+    pub fn error(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(self.file, pos.line, pos.col, message)
+    }
+
+    fn raw_next(&mut self) -> Result<(Event<'a>, Span), Diagnostic> {
+        if let Some(e) = self.peeked.take() {
+            return Ok(e);
+        }
+        match self.parser.next() {
+            Some(Ok(e)) => Ok(e),
+            Some(Err(e)) => {
+                let m = e.marker();
+                Err(Diagnostic::error(
+                    self.file,
+                    m.line() as u32,
+                    m.col() as u32 + 1,
+                    format!("invalid YAML: {}", e.info()),
+                ))
+            }
+            None => Ok((Event::StreamEnd, Span::empty(granit_parser::Marker::new(0, 1, 0)))),
+        }
+    }
+
+    /// The next node event, past stream and document markers.
+    fn next_event(&mut self) -> Result<(Event<'a>, Span), Diagnostic> {
+        loop {
+            let (ev, span) = self.raw_next()?;
+            match ev {
+                Event::StreamStart | Event::Anchor(..) => continue,
+                Event::DocumentStart(..) if !self.started => {
+                    self.started = true;
+                    continue;
+                }
+                Event::DocumentStart(..) => {
+                    return Err(self.error(pos_of(&span), "a file holds one YAML document; found a second `---`"));
+                }
+                _ => return Ok((ev, span)),
+            }
+        }
+    }
+
+    fn peek(&mut self) -> Result<&(Event<'a>, Span), Diagnostic> {
+        if self.peeked.is_none() {
+            let e = self.next_event()?;
+            self.peeked = Some(e);
+        }
+        Ok(self.peeked.as_ref().expect("peeked was just filled"))
+    }
+
+    /// Reads the whole document as a node tree; `None` for an empty file.
+    pub fn document(mut self) -> Result<Option<Node<'a>>, Diagnostic> {
+        let (ev, span) = self.next_event()?;
+        if matches!(ev, Event::StreamEnd | Event::DocumentEnd) {
+            return Ok(None);
+        }
+        let node = self.node(ev, span, 0)?;
+        self.finish()?;
+        Ok(Some(node))
+    }
+
+    /// Checks nothing follows the document.
+    pub fn finish(&mut self) -> Result<(), Diagnostic> {
+        loop {
+            let (ev, span) = self.next_event()?;
+            match ev {
+                Event::DocumentEnd => continue,
+                Event::StreamEnd => return Ok(()),
+                _ => return Err(self.error(pos_of(&span), "unexpected content after the document")),
+            }
+        }
+    }
+
+    /// Starts reading a document whose top level is a mapping, key by key.
+    /// Returns `None` for an empty document.
+    pub fn begin_map(&mut self) -> Result<Option<Pos>, Diagnostic> {
+        let (ev, span) = self.next_event()?;
+        match ev {
+            Event::StreamEnd | Event::DocumentEnd => Ok(None),
+            Event::MappingStart(..) => Ok(Some(pos_of(&span))),
+            other => {
+                let node = self.node(other, span, 0)?;
+                Err(self.error(node.pos, format!("expected a mapping at the top of the file, found {}", node.describe())))
+            }
+        }
+    }
+
+    /// The next key of the mapping begun with [`Reader::begin_map`], or `None` at its end.
+    pub fn next_key(&mut self) -> Result<Option<Node<'a>>, Diagnostic> {
+        let (ev, span) = self.next_event()?;
+        if matches!(ev, Event::MappingEnd) {
+            return Ok(None);
+        }
+        self.node(ev, span, 1).map(Some)
+    }
+
+    /// If the next value is a list, consumes its start and returns its position;
+    /// then call [`Reader::next_item`] until it returns `None`.
+    pub fn begin_seq(&mut self) -> Result<Option<Pos>, Diagnostic> {
+        let (ev, span) = self.peek()?;
+        if matches!(ev, Event::SequenceStart(..)) {
+            let pos = pos_of(span);
+            self.peeked = None;
+            Ok(Some(pos))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The next item of the list begun with [`Reader::begin_seq`], or `None` at its end.
+    pub fn next_item(&mut self) -> Result<Option<Node<'a>>, Diagnostic> {
+        let (ev, span) = self.next_event()?;
+        if matches!(ev, Event::SequenceEnd) {
+            return Ok(None);
+        }
+        self.node(ev, span, 2).map(Some)
+    }
+
+    /// Reads the next whole node at the given depth.
+    pub fn value(&mut self, depth: usize) -> Result<Node<'a>, Diagnostic> {
+        let (ev, span) = self.next_event()?;
+        self.node(ev, span, depth)
+    }
+
+    fn node(&mut self, ev: Event<'a>, span: Span, depth: usize) -> Result<Node<'a>, Diagnostic> {
+        let pos = pos_of(&span);
+        if depth > MAX_DEPTH {
+            return Err(self.error(pos, format!("nesting is deeper than {MAX_DEPTH} levels")));
+        }
+        let (value, anchor) = match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                let plain = style == ScalarStyle::Plain && tag.is_none();
+                (Value::Scalar { text, plain }, anchor)
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                let mut items = Vec::new();
+                loop {
+                    let (ev, span) = self.next_event()?;
+                    if matches!(ev, Event::SequenceEnd) {
+                        break;
+                    }
+                    items.push(self.node(ev, span, depth + 1)?);
+                }
+                (Value::Seq(items), anchor)
+            }
+            Event::MappingStart(_, anchor, _) => {
+                let mut pairs = Vec::new();
+                loop {
+                    let (ev, span) = self.next_event()?;
+                    if matches!(ev, Event::MappingEnd) {
+                        break;
+                    }
+                    let key = self.node(ev, span, depth + 1)?;
+                    let value = self.value(depth + 1)?;
+                    pairs.push((key, value));
+                }
+                (Value::Map(pairs), anchor)
+            }
+            Event::Alias(id) => return self.alias(id, pos),
+            Event::UnresolvedAlias(name) => {
+                return Err(self.error(pos, format!("alias `*{name}` names no anchor defined before it")))
+            }
+            Event::StreamEnd | Event::DocumentEnd => {
+                return Err(self.error(pos, "the file ends in the middle of a value"))
+            }
+            _ => return Err(self.error(pos, "unexpected YAML structure")),
+        };
+        let node = Node { value, pos };
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        Ok(node)
+    }
+
+    fn alias(&mut self, id: usize, pos: Pos) -> Result<Node<'a>, Diagnostic> {
+        let Some(target) = self.anchors.get(&id) else {
+            return Err(self.error(pos, "alias names no anchor defined before it"));
+        };
+        self.alias_nodes += target.size();
+        if self.alias_nodes > MAX_ALIAS_NODES {
+            return Err(self.error(
+                pos,
+                format!("aliases expand to more than {MAX_ALIAS_NODES} nodes; refusing a possible alias bomb"),
+            ));
+        }
+        let mut node = target.clone();
+        node.pos = pos;
+        Ok(node)
+    }
+}
+
+/// Reads one small YAML file (waivers, test cases, scenarios) as a node tree.
+pub fn parse_document<'a>(file: &Path, text: &'a str) -> Result<Option<Node<'a>>, Diagnostic> {
+    Reader::new(file, text).document()
+}
+
+/// Typed reading of mappings into records, collecting every problem.
+///
+/// Loaders call [`Fields::of`] on a mapping node with the keys a record may
+/// have; it reports unknown and duplicate keys, then hands out the values by
+/// name with typed accessors that report wrong types and missing fields.
+pub struct Fields<'n, 'a> {
+    pos: Pos,
+    what: &'static str,
+    names: &'static [&'static str],
+    slots: Vec<Option<&'n Node<'a>>>,
+}
+
+/// Where diagnostics go while a file is read.
+pub struct Sink<'p> {
+    pub file: &'p Path,
+    pub diags: Vec<Diagnostic>,
+}
+
+impl<'p> Sink<'p> {
+    pub fn new(file: &'p Path) -> Self {
+        Sink { file, diags: Vec::new() }
+    }
+
+    pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diags.push(Diagnostic::error(self.file, pos.line, pos.col, message));
+    }
+}
+
+impl<'n, 'a> Fields<'n, 'a> {
+    /// Splits a mapping into the allowed fields; `None` when it is not a mapping.
+    pub fn of(
+        node: &'n Node<'a>,
+        what: &'static str,
+        names: &'static [&'static str],
+        sink: &mut Sink,
+    ) -> Option<Self> {
+        let Value::Map(pairs) = &node.value else {
+            sink.error(node.pos, format!("expected {what} as a mapping, found {}", node.describe()));
+            return None;
+        };
+        let mut slots = vec![None; names.len()];
+        for (key, value) in pairs {
+            let Some(name) = key.as_str() else {
+                sink.error(key.pos, format!("expected a field name in {what}, found {}", key.describe()));
+                continue;
+            };
+            match names.iter().position(|n| *n == name) {
+                Some(i) if slots[i].is_some() => {
+                    sink.error(key.pos, format!("duplicate field `{name}` in {what}"))
+                }
+                Some(i) => slots[i] = Some(value),
+                None => sink.error(
+                    key.pos,
+                    format!("unknown field `{name}` in {what}; expected one of: {}", names.join(", ")),
+                ),
+            }
+        }
+        Some(Fields { pos: node.pos, what, names, slots })
+    }
+
+    /// Where the record starts.
+    pub fn pos(&self) -> Pos {
+        self.pos
+    }
+
+    /// The raw node of a field, if present and not null.
+    pub fn get(&self, name: &str) -> Option<&'n Node<'a>> {
+        let i = self.names.iter().position(|n| *n == name).expect("field names are static");
+        self.slots[i].filter(|n| !n.is_null())
+    }
+
+    /// A required field's node; reports it missing otherwise.
+    pub fn require(&self, name: &str, sink: &mut Sink) -> Option<&'n Node<'a>> {
+        let node = self.get(name);
+        if node.is_none() {
+            sink.error(self.pos, format!("{} is missing required field `{name}`", self.what));
+        }
+        node
+    }
+
+    /// An optional text field.
+    pub fn str(&self, name: &str, sink: &mut Sink) -> Option<&'n str> {
+        let node = self.get(name)?;
+        let s = node.as_str();
+        if s.is_none() {
+            sink.error(node.pos, format!("field `{name}` must be text, found {}", node.describe()));
+        }
+        s
+    }
+
+    /// A required text field.
+    pub fn req_str(&self, name: &str, sink: &mut Sink) -> Option<&'n str> {
+        self.require(name, sink)?;
+        self.str(name, sink)
+    }
+
+    /// An optional `YYYY-MM-DD` date field.
+    pub fn date(&self, name: &str, sink: &mut Sink) -> Option<Date> {
+        let node = self.get(name)?;
+        let d = node.as_str().and_then(Date::parse);
+        if d.is_none() {
+            sink.error(node.pos, format!("field `{name}` must be a date (YYYY-MM-DD), found {}", node.describe()));
+        }
+        d
+    }
+
+    /// A required date field.
+    pub fn req_date(&self, name: &str, sink: &mut Sink) -> Option<Date> {
+        self.require(name, sink)?;
+        self.date(name, sink)
+    }
+
+    /// An optional whole number that may not be negative.
+    pub fn count(&self, name: &str, sink: &mut Sink) -> Option<u64> {
+        let node = self.get(name)?;
+        let text = node.as_str().unwrap_or("");
+        let plain = matches!(node.value, Value::Scalar { plain: true, .. });
+        match text.parse::<i64>() {
+            Ok(n) if plain && n >= 0 => Some(n as u64),
+            Ok(n) if plain => {
+                sink.error(node.pos, format!("field `{name}` must not be negative, found `{n}`"));
+                None
+            }
+            _ => {
+                sink.error(node.pos, format!("field `{name}` must be a whole number, found {}", node.describe()));
+                None
+            }
+        }
+    }
+
+    /// A required whole number.
+    pub fn req_count(&self, name: &str, sink: &mut Sink) -> Option<u64> {
+        self.require(name, sink)?;
+        self.count(name, sink)
+    }
+
+    /// An optional `true`/`false`.
+    pub fn bool(&self, name: &str, sink: &mut Sink) -> Option<bool> {
+        let node = self.get(name)?;
+        match (&node.value, node.as_str()) {
+            (Value::Scalar { plain: true, .. }, Some("true" | "True" | "TRUE")) => Some(true),
+            (Value::Scalar { plain: true, .. }, Some("false" | "False" | "FALSE")) => Some(false),
+            _ => {
+                sink.error(node.pos, format!("field `{name}` must be true or false, found {}", node.describe()));
+                None
+            }
+        }
+    }
+
+    /// An optional field whose text must be one of `choices`.
+    pub fn choice(&self, name: &str, choices: &[&'static str], sink: &mut Sink) -> Option<&'static str> {
+        let node = self.get(name)?;
+        let found = node.as_str().and_then(|s| choices.iter().find(|c| **c == s).copied());
+        if found.is_none() {
+            sink.error(
+                node.pos,
+                format!("field `{name}` must be one of {}, found {}", choices.join(", "), node.describe()),
+            );
+        }
+        found
+    }
+
+    /// An optional list of text.
+    pub fn str_list(&self, name: &str, sink: &mut Sink) -> Vec<&'n str> {
+        let Some(node) = self.get(name) else { return Vec::new() };
+        let Value::Seq(items) = &node.value else {
+            sink.error(node.pos, format!("field `{name}` must be a list, found {}", node.describe()));
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|item| {
+                let s = item.as_str();
+                if s.is_none() {
+                    sink.error(item.pos, format!("items of `{name}` must be text, found {}", item.describe()));
+                }
+                s
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Option<Node<'_>>, Diagnostic> {
+        parse_document(Path::new("t.yaml"), text)
+    }
+
+    #[test]
+    fn keeps_positions() {
+        let node = parse("a: 1\nb:\n  - x\n  - { c: d }\n").unwrap().unwrap();
+        let Value::Map(pairs) = &node.value else { panic!("not a map") };
+        assert_eq!(pairs[1].0.pos, Pos { line: 2, col: 1 });
+        let Value::Seq(items) = &pairs[1].1.value else { panic!("not a seq") };
+        assert_eq!(items[1].pos.line, 4);
+    }
+
+    #[test]
+    fn refuses_alias_bombs() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let mut prev = 'a';
+        for name in 'b'..='k' {
+            text.push_str(&format!(
+                "{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+            prev = name;
+        }
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("alias bomb"), "{}", err.message);
+    }
+
+    #[test]
+    fn refuses_deep_nesting() {
+        let text = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("nesting"), "{}", err.message);
+    }
+
+    #[test]
+    fn empty_is_none() {
+        assert!(parse("").unwrap().is_none());
+        assert!(parse("# only a comment\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn refuses_second_document() {
+        let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(err.line, 2);
+    }
+}
