@@ -14,4 +14,7 @@ pub mod fsutil;
 pub mod inventory;
 pub mod policy;
 pub mod report;
+pub mod routing;
+pub mod testing;
+pub mod waivers;
 pub mod yaml;

@@ -19,6 +19,8 @@ enum Command {
     Check(command::check::CheckArgs),
     /// Print the effective licence position per product and metric
     Position(command::position::PositionArgs),
+    /// Run the playbook's own test cases (DIR/tests/**/*.yaml)
+    Test(command::test::TestArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => command::check::run(args),
         Command::Position(args) => command::position::run(args),
+        Command::Test(args) => command::test::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod position;
+pub mod test;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -14,10 +15,11 @@ use rayon::prelude::*;
 
 use crate::date::Date;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::engine::{evaluate, Evaluation};
+use crate::engine::{evaluate, EvalOptions, Evaluation};
 use crate::inventory::{self, Snapshot};
 use crate::policy::{Limits, Playbook};
 use crate::report::FailOn;
+use crate::waivers::WaiverSet;
 
 /// Flags every evaluating command shares.
 #[derive(Args, Debug, Clone)]
@@ -31,6 +33,9 @@ pub struct Common {
     /// Write results to FILE (atomically) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Waivers file (default: `waivers.yaml` beside the policies folder, if present)
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
     /// Stop a script after this many operations
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_operations)]
     pub max_operations: u64,
@@ -43,6 +48,14 @@ impl Common {
 
     pub fn playbook(&self) -> Result<Playbook, Diagnostics> {
         Playbook::load(&self.policies, self.limits())
+    }
+
+    /// The waivers in force: `--waivers`, else `waivers.yaml` beside the policies.
+    pub fn waiver_set(&self) -> Result<Option<WaiverSet>, Diagnostics> {
+        match crate::waivers::locate(self.waivers.as_deref(), &self.policies)? {
+            Some(path) => WaiverSet::load(&path).map(Some),
+            None => Ok(None),
+        }
     }
 }
 
@@ -59,13 +72,13 @@ pub fn evaluate_all(
     playbook: &Playbook,
     paths: &[PathBuf],
     as_of: Option<Date>,
+    waivers: Option<&WaiverSet>,
 ) -> (Vec<Evaluation>, Vec<Diagnostic>) {
     let results: Vec<Result<Evaluation, Diagnostics>> = paths
         .par_iter()
         .map(|p| {
             let snap = Arc::new(inventory::load(p)?);
-            let day = as_of.unwrap_or(snap.meta.taken_at);
-            evaluate(playbook, snap, day)
+            evaluate(playbook, snap, EvalOptions { as_of, waivers, opened: None })
         })
         .collect();
     let mut evals = Vec::new();

@@ -128,6 +128,8 @@ pub fn to_json(value: &rhai::Dynamic) -> serde_json::Value {
         serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
     } else if value.is_string() {
         Value::String(value.to_string())
+    } else if let Some(d) = value.read_lock::<crate::date::Date>() {
+        Value::String(d.to_string())
     } else if let Some(arr) = value.read_lock::<rhai::Array>() {
         Value::Array(arr.iter().map(to_json).collect())
     } else if let Some(map) = value.read_lock::<rhai::Map>() {

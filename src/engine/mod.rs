@@ -5,6 +5,7 @@
 //! see script values. Every rule that fails is reported, then the run fails.
 
 mod finding;
+mod hooks;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::inventory::{positions, Position, Snapshot};
 use crate::policy::error::script_error;
 use crate::policy::host::Inventory;
 use crate::policy::{Module, Playbook};
+use crate::waivers::{WaiverSet, WaiverSummary};
 
 /// The result of evaluating one snapshot.
 pub struct Evaluation {
@@ -28,12 +30,34 @@ pub struct Evaluation {
     pub positions: Arc<Vec<Position>>,
     /// Sorted by severity (worst first), rule, then subject.
     pub findings: Vec<Finding>,
+    pub waivers: WaiverSummary,
 }
 
-/// Evaluates every rule of `playbook` against `snapshot` on `as_of`.
-pub fn evaluate(playbook: &Playbook, snapshot: Arc<Snapshot>, as_of: Date) -> Result<Evaluation, Diagnostics> {
+impl Evaluation {
+    /// Findings no router answered for.
+    pub fn unrouted(&self) -> usize {
+        self.findings.iter().filter(|f| f.route.as_ref().is_some_and(|r| r.router.is_none())).count()
+    }
+}
+
+/// What an evaluation needs besides the playbook and snapshot.
+#[derive(Clone, Copy, Default)]
+pub struct EvalOptions<'a> {
+    /// Evaluate as of this date instead of the snapshot's `taken_at`.
+    pub as_of: Option<Date>,
+    pub waivers: Option<&'a WaiverSet>,
+    /// When each finding opened, for route dates; a finding not listed opens
+    /// on the as-of date.
+    pub opened: Option<&'a HashMap<String, Date>>,
+}
+
+/// Evaluates `playbook` against `snapshot`: rules, then remediation, routing
+/// and waivers for each finding.
+pub fn evaluate(playbook: &Playbook, snapshot: Arc<Snapshot>, opts: EvalOptions) -> Result<Evaluation, Diagnostics> {
+    let as_of = opts.as_of.unwrap_or(snapshot.meta.taken_at);
     let positions = Arc::new(positions(&snapshot, as_of));
-    let inv = Inventory::new(snapshot.clone(), as_of, positions.clone());
+    let waivers = opts.waivers.map(|w| Arc::new(w.clone()));
+    let inv = Inventory::new(snapshot.clone(), as_of, positions.clone(), waivers);
     let rules: Vec<&Module> = playbook.rules().collect();
     let results: Vec<Result<Vec<Finding>, Diagnostic>> =
         rules.par_iter().map(|m| run_rule(playbook, m, &inv)).collect();
@@ -48,14 +72,28 @@ pub fn evaluate(playbook: &Playbook, snapshot: Arc<Snapshot>, as_of: Date) -> Re
     if diags.has_errors() {
         return Err(diags);
     }
+    let hook_errors: Vec<Diagnostic> = findings
+        .par_iter_mut()
+        .filter_map(|f| {
+            let opened = opts.opened.and_then(|o| o.get(&f.id).copied()).unwrap_or(as_of);
+            hooks::finish(playbook, &inv, f, opened).err()
+        })
+        .collect();
+    if !hook_errors.is_empty() {
+        let mut hook_errors = hook_errors;
+        hook_errors.sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
+        hook_errors.dedup();
+        return Err(Diagnostics(hook_errors));
+    }
     locate(&snapshot, &mut findings);
+    let waivers = opts.waivers.map(|w| w.apply(&mut findings, as_of)).unwrap_or_default();
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then_with(|| a.rule.cmp(&b.rule))
             .then_with(|| a.subject.cmp(&b.subject))
     });
-    Ok(Evaluation { snapshot, as_of, positions, findings })
+    Ok(Evaluation { snapshot, as_of, positions, findings, waivers })
 }
 
 /// Calls a script function with the module's constants in scope.

@@ -41,20 +41,18 @@ pub fn load(path: &Path) -> Result<Snapshot, Diagnostics> {
 /// Validates snapshot text read from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Snapshot, Diagnostics> {
     let mut b = Builder::new(path);
-    let outcome = b.read(text);
-    if let Err(d) = outcome {
+    if let Err(d) = b.read(text) {
         b.sink.diags.push(d);
     }
-    let mut diags = std::mem::take(&mut b.sink.diags);
-    if diags.is_empty() {
-        if let Some(snapshot) = b.finish(text, &mut diags) {
-            if diags.is_empty() {
-                return Ok(snapshot);
-            }
-        }
-    }
-    attach_sources(&mut diags, text);
-    Err(Diagnostics(diags))
+    b.conclude(text)
+}
+
+/// Validates an inventory written inline in another file (a test case);
+/// `text` is that file's whole text, for source lines and the digest.
+pub fn from_node(path: &Path, node: &Node, text: &str) -> Result<Snapshot, Diagnostics> {
+    let mut b = Builder::new(path);
+    b.read_node(node);
+    b.conclude(text)
 }
 
 /// Shows each diagnostic's source line, finding line starts once.
@@ -107,6 +105,20 @@ impl<'p> Builder<'p> {
         }
     }
 
+    /// The snapshot, or every diagnostic with its source line.
+    fn conclude(mut self, text: &str) -> Result<Snapshot, Diagnostics> {
+        let mut diags = std::mem::take(&mut self.sink.diags);
+        if diags.is_empty() {
+            if let Some(snapshot) = self.finish(text, &mut diags) {
+                if diags.is_empty() {
+                    return Ok(snapshot);
+                }
+            }
+        }
+        attach_sources(&mut diags, text);
+        Err(Diagnostics(diags))
+    }
+
     fn read(&mut self, text: &str) -> Result<(), Diagnostic> {
         let file = self.sink.file;
         let mut r = Reader::new(file, text);
@@ -120,56 +132,91 @@ impl<'p> Builder<'p> {
         };
         let mut seen: HashMap<String, Pos> = HashMap::new();
         while let Some(key) = r.next_key()? {
-            let Some(name) = key.as_str().map(str::to_string) else {
-                self.sink.error(key.pos, format!("expected a section name, found {}", key.describe()));
+            let Some(name) = self.section_name(&key, &mut seen) else {
                 r.value(1)?;
                 continue;
             };
-            if seen.insert(name.clone(), key.pos).is_some() {
-                self.sink.error(key.pos, format!("duplicate section `{name}`"));
-            }
-            if !TOP.contains(&name.as_str()) {
-                self.sink.error(
-                    key.pos,
-                    format!("unknown field `{name}` in snapshot; expected one of: {}", TOP.join(", ")),
-                );
-                r.value(1)?;
+            if matches!(name.as_str(), "trueup" | "snapshot") || r.begin_seq()?.is_none() {
+                let v = r.value(1)?;
+                self.section(&name, &v);
                 continue;
             }
-            match name.as_str() {
-                "trueup" => {
-                    let v = r.value(1)?;
-                    self.version(&v);
-                }
-                "snapshot" => {
-                    let v = r.value(1)?;
-                    self.meta(&v);
-                }
-                section => {
-                    if r.begin_seq()?.is_none() {
-                        let v = r.value(1)?;
-                        if !v.is_null() {
-                            self.sink.error(v.pos, format!("`{section}` must be a list, found {}", v.describe()));
-                        }
-                        continue;
-                    }
-                    while let Some(item) = r.next_item()? {
-                        self.record(section, &item);
-                    }
-                }
+            while let Some(item) = r.next_item()? {
+                self.record(&name, &item);
             }
         }
         r.finish()?;
+        self.require_header(&seen);
+        Ok(())
+    }
+
+    /// Reads a snapshot given as an already-parsed node (a test case's inline
+    /// `inventory:`).
+    fn read_node(&mut self, node: &Node) {
+        let crate::yaml::Value::Map(pairs) = &node.value else {
+            self.sink.error(node.pos, format!("expected an inventory mapping, found {}", node.describe()));
+            return;
+        };
+        let mut seen: HashMap<String, Pos> = HashMap::new();
+        for (key, value) in pairs {
+            if let Some(name) = self.section_name(key, &mut seen) {
+                self.section(&name, value);
+            }
+        }
+        if seen.is_empty() {
+            self.sink.error(node.pos, "empty inventory: expected `trueup: 1` and a `snapshot:` header");
+        } else {
+            self.require_header_at(&seen, node.pos);
+        }
+    }
+
+    /// Checks a top-level key; `None` (after reporting) when it is not a section.
+    fn section_name(&mut self, key: &Node, seen: &mut HashMap<String, Pos>) -> Option<String> {
+        let Some(name) = key.as_str().map(str::to_string) else {
+            self.sink.error(key.pos, format!("expected a section name, found {}", key.describe()));
+            return None;
+        };
+        if seen.insert(name.clone(), key.pos).is_some() {
+            self.sink.error(key.pos, format!("duplicate section `{name}`"));
+        }
+        if !TOP.contains(&name.as_str()) {
+            self.sink.error(
+                key.pos,
+                format!("unknown field `{name}` in snapshot; expected one of: {}", TOP.join(", ")),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    /// Reads one section's whole value.
+    fn section(&mut self, name: &str, v: &Node) {
+        match name {
+            "trueup" => self.version(v),
+            "snapshot" => self.meta(v),
+            section => match &v.value {
+                crate::yaml::Value::Seq(items) => {
+                    for item in items {
+                        self.record(section, item);
+                    }
+                }
+                _ if v.is_null() => {}
+                _ => self.sink.error(v.pos, format!("`{section}` must be a list, found {}", v.describe())),
+            },
+        }
+    }
+
+    fn require_header(&mut self, seen: &HashMap<String, Pos>) {
+        self.require_header_at(seen, Pos { line: 1, col: 1 });
+    }
+
+    fn require_header_at(&mut self, seen: &HashMap<String, Pos>, pos: Pos) {
         if self.version.is_none() {
-            self.sink.error(Pos { line: 1, col: 1 }, "missing format version: add `trueup: 1` at the top");
+            self.sink.error(pos, "missing format version: add `trueup: 1` at the top");
         }
         if self.meta.is_none() && !seen.contains_key("snapshot") {
-            self.sink.error(
-                Pos { line: 1, col: 1 },
-                "missing `snapshot:` header with `id` and `taken_at`",
-            );
+            self.sink.error(pos, "missing `snapshot:` header with `id` and `taken_at`");
         }
-        Ok(())
     }
 
     fn version(&mut self, v: &Node) {

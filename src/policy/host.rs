@@ -15,6 +15,7 @@ use crate::date::Date;
 use crate::engine::Severity;
 use crate::inventory::model::*;
 use crate::inventory::position::{consuming_installations, Position};
+use crate::waivers::{Waiver, WaiverSet};
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
@@ -26,6 +27,7 @@ struct Inner {
     snap: Arc<Snapshot>,
     as_of: Date,
     positions: Arc<Vec<Position>>,
+    waivers: Option<Arc<WaiverSet>>,
     cache: Cache,
 }
 
@@ -43,8 +45,27 @@ struct Cache {
 }
 
 impl Inventory {
-    pub fn new(snap: Arc<Snapshot>, as_of: Date, positions: Arc<Vec<Position>>) -> Self {
-        Inventory(Arc::new(Inner { snap, as_of, positions, cache: Cache::default() }))
+    pub fn new(
+        snap: Arc<Snapshot>,
+        as_of: Date,
+        positions: Arc<Vec<Position>>,
+        waivers: Option<Arc<WaiverSet>>,
+    ) -> Self {
+        Inventory(Arc::new(Inner { snap, as_of, positions, waivers, cache: Cache::default() }))
+    }
+
+    fn waiver_map(&self, w: &Waiver) -> Map {
+        let mut m = Map::new();
+        let text = |s: &str| Dynamic::from(ImmutableString::from(s));
+        m.insert("rule".into(), text(&w.rule));
+        m.insert("subject".into(), text(&w.subject));
+        m.insert("reason".into(), text(&w.reason));
+        m.insert("approved_by".into(), text(&w.approved_by));
+        m.insert("ticket".into(), w.ticket.as_deref().map_or(Dynamic::UNIT, text));
+        m.insert("expires".into(), Dynamic::from(w.expires));
+        m.insert("active".into(), Dynamic::from(w.active_on(self.0.as_of)));
+        m.insert("line".into(), Dynamic::from(i64::from(w.line)));
+        m
     }
 
     pub fn snapshot(&self) -> &Snapshot {
@@ -368,6 +389,30 @@ fn register_inventory(engine: &mut Engine) {
         })
         .register_fn("installed_products", |inv: &mut Inventory| -> Array {
             inv.0.snap.installed_products().into_iter().map(|p| inv.text(p)).collect()
+        })
+        .register_fn("waivers", |inv: &mut Inventory| -> Array {
+            let Some(set) = &inv.0.waivers else { return Array::new() };
+            set.waivers.iter().map(|w| Dynamic::from(inv.waiver_map(w))).collect()
+        })
+        .register_fn("waivers_matching", |inv: &mut Inventory, rule: &str, subject: &str| -> Array {
+            let Some(set) = &inv.0.waivers else { return Array::new() };
+            set.matching(rule, subject).map(|w| Dynamic::from(inv.waiver_map(w))).collect()
+        })
+        .register_fn("idle_devices", |inv: &mut Inventory, product: &str| -> Array {
+            let Some(sym) = inv.lookup(product) else { return Array::new() };
+            let snap = &inv.0.snap;
+            let mut devices: Vec<Sym> = consuming_installations(snap, sym, inv.0.as_of)
+                .into_iter()
+                .filter(|i| {
+                    // Idle: the user it is recorded against is listed as inactive.
+                    let user = i.user.or_else(|| snap.device(i.device).and_then(|d| d.primary_user));
+                    user.and_then(|u| snap.user(u)).is_some_and(|u| !u.active)
+                })
+                .map(|i| i.device)
+                .collect();
+            devices.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
+            devices.dedup();
+            devices.into_iter().map(|d| inv.text(d)).collect()
         })
         .register_fn("unlisted_devices", |inv: &mut Inventory| {
             inv.cached(&inv.0.cache.unlisted_devices, || inv.unlisted_devices())

@@ -18,6 +18,8 @@ pub fn render(r: &CheckReport) -> String {
                 "sha256": e.snapshot.sha256,
                 "id": e.snapshot.meta.id,
                 "as_of": e.as_of,
+                "unrouted": e.unrouted(),
+                "waivers": e.waivers,
             })
         })
         .collect();

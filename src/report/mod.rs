@@ -5,6 +5,7 @@
 //! same inputs always print the same bytes.
 
 pub mod json;
+pub mod junit;
 pub mod position;
 pub mod text;
 

@@ -63,6 +63,32 @@ pub fn render(r: &CheckReport, style: Style) -> String {
                 finding(&mut out, f, style);
             }
         }
+        let unrouted = e.unrouted();
+        if unrouted > 0 {
+            let _ = writeln!(out, "\n{unrouted} finding(s) matched no router and went to the `unrouted` queue");
+        }
+        for w in &e.waivers.expired {
+            let _ = writeln!(
+                out,
+                "\nwaiver expired: {}:{}: rule `{}` subject `{}` expired on {} (approved by {})",
+                e.waivers.file.as_ref().map_or(String::new(), |f| f.display().to_string()),
+                w.line,
+                w.rule,
+                w.subject,
+                w.expires,
+                w.approved_by
+            );
+        }
+        for w in &e.waivers.unused {
+            let _ = writeln!(
+                out,
+                "\nwaiver unused: {}:{}: rule `{}` subject `{}` matched no finding",
+                e.waivers.file.as_ref().map_or(String::new(), |f| f.display().to_string()),
+                w.line,
+                w.rule,
+                w.subject
+            );
+        }
         out.push('\n');
     }
     let counts = r.counts();
@@ -136,9 +162,11 @@ fn finding(out: &mut String, f: &Finding, style: Style) {
 pub fn remediation_text(option: &serde_json::Value) -> String {
     let Some(map) = option.as_object() else { return option.to_string() };
     let action = map.get("action").and_then(|a| a.as_str()).unwrap_or("option");
-    let rest: Vec<String> = map
-        .iter()
-        .filter(|(k, _)| *k != "action")
+    // Quantities read first; the rest in key order.
+    let mut fields: Vec<(&String, &serde_json::Value)> = map.iter().filter(|(k, _)| *k != "action").collect();
+    fields.sort_by_key(|(k, _)| (!matches!(k.as_str(), "quantity" | "metric" | "days"), k.as_str() == "devices"));
+    let rest: Vec<String> = fields
+        .into_iter()
         .map(|(k, v)| match v {
             serde_json::Value::String(s) => format!("{k} {s}"),
             serde_json::Value::Array(items) => {

@@ -1,0 +1,201 @@
+//! Waivers: approved, expiring exceptions to findings (`waivers.yaml`).
+//!
+//! A waiver matches findings by globs over rule ids and subject ids. An
+//! unexpired match waives the finding: it is still reported, as waived, and
+//! does not fail the run. An expired waiver no longer applies and is reported;
+//! a waiver that matched nothing is reported as unused. A waiver without an
+//! approver or an expiry date is invalid and stops the run.
+
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobMatcher};
+use serde::Serialize;
+
+use crate::date::Date;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::engine::{Finding, WaiverNote};
+use crate::yaml::{self, Fields, Sink, Value};
+
+/// One approved exception.
+#[derive(Clone, Debug, Serialize)]
+pub struct Waiver {
+    pub rule: String,
+    pub subject: String,
+    pub reason: String,
+    pub approved_by: String,
+    pub ticket: Option<String>,
+    pub expires: Date,
+    pub line: u32,
+    #[serde(skip)]
+    rule_glob: GlobMatcher,
+    #[serde(skip)]
+    subject_glob: GlobMatcher,
+}
+
+impl Waiver {
+    /// Whether the waiver's globs cover this rule and subject id.
+    pub fn covers(&self, rule: &str, subject: &str) -> bool {
+        self.rule_glob.is_match(rule) && self.subject_glob.is_match(subject)
+    }
+
+    /// Whether it still applies on `day` (the expiry date itself included).
+    pub fn active_on(&self, day: Date) -> bool {
+        day <= self.expires
+    }
+}
+
+/// The waivers of one file.
+#[derive(Clone, Debug, Default)]
+pub struct WaiverSet {
+    pub file: PathBuf,
+    pub waivers: Vec<Waiver>,
+}
+
+/// What applying waivers found, beside the findings they marked.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WaiverSummary {
+    pub file: Option<PathBuf>,
+    /// Waivers past their expiry date.
+    pub expired: Vec<Waiver>,
+    /// Unexpired waivers that matched no finding.
+    pub unused: Vec<Waiver>,
+}
+
+impl WaiverSet {
+    /// Reads and validates a waivers file, reporting every invalid waiver.
+    pub fn load(path: &Path) -> Result<WaiverSet, Diagnostics> {
+        let text = yaml::read_text(path, 16 << 20)?;
+        WaiverSet::parse(path, &text)
+    }
+
+    fn parse(path: &Path, text: &str) -> Result<WaiverSet, Diagnostics> {
+        match yaml::parse_document(path, text) {
+            Ok(Some(root)) => WaiverSet::from_node(path, &root, text),
+            Ok(None) => Ok(WaiverSet { file: path.to_path_buf(), waivers: Vec::new() }),
+            Err(d) => Err(Diagnostics(vec![d.with_source(text)])),
+        }
+    }
+
+    /// Reads waivers from a parsed `waivers:` mapping (a file, or a test
+    /// case's inline list); `text` is the whole file, for source lines.
+    pub fn from_node(path: &Path, root: &yaml::Node, text: &str) -> Result<WaiverSet, Diagnostics> {
+        let mut sink = Sink::new(path);
+        let mut waivers = Vec::new();
+        let Some(top) = Fields::of(root, "waivers file", &["waivers"], &mut sink) else {
+            return Err(Diagnostics(sink.diags));
+        };
+        let items = match top.get("waivers").map(|n| &n.value) {
+            Some(Value::Seq(items)) => items.as_slice(),
+            None => &[],
+            Some(_) => {
+                let pos = top.get("waivers").map_or(top.pos(), |n| n.pos);
+                sink.error(pos, "`waivers` must be a list");
+                &[]
+            }
+        };
+        let names = &["rule", "subject", "reason", "approved_by", "ticket", "expires"];
+        for item in items {
+            let Some(f) = Fields::of(item, "waiver", names, &mut sink) else { continue };
+            let rule = f.req_str("rule", &mut sink);
+            let subject = f.str("subject", &mut sink).unwrap_or("*");
+            let reason = f.req_str("reason", &mut sink);
+            let approved_by = f.req_str("approved_by", &mut sink);
+            let ticket = f.str("ticket", &mut sink);
+            let expires = f.req_date("expires", &mut sink);
+            let glob = |field: &str, pattern: &str, sink: &mut Sink| match Glob::new(pattern) {
+                Ok(g) => Some(g.compile_matcher()),
+                Err(e) => {
+                    let pos = f.get(field).map_or(f.pos(), |n| n.pos);
+                    sink.error(pos, format!("`{pattern}` is not a valid glob: {}", e.kind()));
+                    None
+                }
+            };
+            let rule_glob = rule.and_then(|r| glob("rule", r, &mut sink));
+            let subject_glob = glob("subject", subject, &mut sink);
+            if let (Some(rule), Some(reason), Some(approved_by), Some(expires), Some(rule_glob), Some(subject_glob)) =
+                (rule, reason, approved_by, expires, rule_glob, subject_glob)
+            {
+                waivers.push(Waiver {
+                    rule: rule.to_string(),
+                    subject: subject.to_string(),
+                    reason: reason.to_string(),
+                    approved_by: approved_by.to_string(),
+                    ticket: ticket.map(str::to_string),
+                    expires,
+                    line: f.pos().line,
+                    rule_glob,
+                    subject_glob,
+                });
+            }
+        }
+        let mut diags = sink.diags;
+        crate::inventory::load::attach_sources(&mut diags, text);
+        Diagnostics(diags).into_result(WaiverSet { file: path.to_path_buf(), waivers })
+    }
+
+    /// The waivers covering a rule and subject, in file order.
+    pub fn matching<'a>(&'a self, rule: &'a str, subject: &'a str) -> impl Iterator<Item = &'a Waiver> {
+        self.waivers.iter().filter(move |w| w.covers(rule, subject))
+    }
+
+    /// Marks findings waived (first unexpired match) or carrying an expired
+    /// waiver, and reports expired and unused waivers.
+    pub fn apply(&self, findings: &mut [Finding], as_of: Date) -> WaiverSummary {
+        let mut used = vec![false; self.waivers.len()];
+        for f in findings.iter_mut() {
+            let mut expired = None;
+            let mut active = None;
+            for (i, w) in self.waivers.iter().enumerate() {
+                if !w.covers(&f.rule, &f.subject.id) {
+                    continue;
+                }
+                if w.active_on(as_of) {
+                    active = Some(i);
+                    break;
+                }
+                expired.get_or_insert(i);
+            }
+            let Some((i, state)) = active.map(|i| (i, "waived")).or(expired.map(|i| (i, "expired"))) else {
+                continue;
+            };
+            used[i] = true;
+            let w = &self.waivers[i];
+            f.waiver = Some(WaiverNote {
+                state: state.to_string(),
+                reason: w.reason.clone(),
+                approved_by: w.approved_by.clone(),
+                ticket: w.ticket.clone(),
+                expires: w.expires,
+                file: self.file.clone(),
+                line: w.line,
+            });
+        }
+        WaiverSummary {
+            file: Some(self.file.clone()),
+            expired: self.waivers.iter().filter(|w| !w.active_on(as_of)).cloned().collect(),
+            unused: self
+                .waivers
+                .iter()
+                .zip(&used)
+                .filter(|(w, used)| !**used && w.active_on(as_of))
+                .map(|(w, _)| w.clone())
+                .collect(),
+        }
+    }
+}
+
+/// Finds the waivers file: `--waivers FILE` if given (it must exist), else
+/// `waivers.yaml` beside the policies folder if present.
+pub fn locate(explicit: Option<&Path>, policies: &Path) -> Result<Option<PathBuf>, Diagnostic> {
+    if let Some(p) = explicit {
+        if !p.is_file() {
+            return Err(Diagnostic::error(p, 0, 0, "waivers file not found"));
+        }
+        return Ok(Some(p.to_path_buf()));
+    }
+    let beside = policies
+        .parent()
+        .map(|d| d.join("waivers.yaml"))
+        .filter(|p| p.is_file());
+    Ok(beside)
+}

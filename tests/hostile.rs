@@ -1,0 +1,241 @@
+//! Hostile and broken snapshot files, run through the built binary as
+//! `trueup position FILE`. Each must be refused with exit 2 and a message
+//! naming the file, never a panic, and promptly: every run is killed after
+//! [`support::HANG_GUARD`] and that counts as a failure (a hang guard, not a
+//! timing assertion).
+
+mod support;
+
+use std::fs::File;
+use std::path::Path;
+
+use support::{trueup, Run};
+use trueup::inventory::load::MAX_SNAPSHOT_BYTES;
+
+const HEADER: &str = "trueup: 1\nsnapshot: { id: s1, taken_at: 2026-11-01 }\n";
+
+/// Runs `trueup position NAME` in `dir`, panicking with the output on a hang.
+fn position(dir: &Path, name: &str) -> Run {
+    trueup(dir, &["position", name]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Writes `bytes` as `name` in a fresh temporary directory and loads it.
+fn load_bytes(name: &str, bytes: &[u8]) -> Run {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join(name), bytes).expect("write snapshot");
+    position(dir.path(), name)
+}
+
+/// The run was refused as an untrusted run: exit 2, no panic, an `error:`
+/// line that names `name` and says `what`.
+#[track_caller]
+fn assert_refused(run: &Run, name: &str, what: &str) {
+    assert!(!run.stderr.contains("panicked"), "trueup panicked\n{}", run.describe());
+    assert_eq!(run.code, Some(2), "expected exit 2\n{}", run.describe());
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with("error: ") && l.contains(name) && l.contains(what)),
+        "expected an error naming `{name}` that says `{what}`\n{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn empty_file() {
+    let run = load_bytes("empty.yaml", b"");
+    assert_refused(&run, "empty.yaml", "empty snapshot");
+}
+
+#[test]
+fn file_of_only_comments_and_blank_lines() {
+    let run = load_bytes("comments.yaml", b"# nothing here yet\n\n   \n");
+    assert_refused(&run, "comments.yaml", "empty snapshot");
+}
+
+#[test]
+fn truncated_in_a_flow_mapping() {
+    let text = format!("{HEADER}devices:\n  - {{ id: ws-1, cores: 8 }}\n  - {{ id: ws-2, cor");
+    let run = load_bytes("cut.yaml", text.as_bytes());
+    assert_refused(&run, "cut.yaml:5:", "invalid YAML");
+}
+
+#[test]
+fn truncated_in_a_quoted_string() {
+    let text = format!("{HEADER}products:\n  - id: acme-cad\n    name: \"Acme CA");
+    let run = load_bytes("cut.yaml", text.as_bytes());
+    assert_refused(&run, "cut.yaml:", "invalid YAML");
+}
+
+#[test]
+fn truncated_in_a_utf8_character() {
+    // "é" is 0xc3 0xa9; the file ends after the first byte, on line 4.
+    let mut bytes = format!("{HEADER}products:\n  - {{ id: caf").into_bytes();
+    bytes.push(0xc3);
+    let run = load_bytes("cut.yaml", &bytes);
+    assert_refused(&run, "cut.yaml:4:", "UTF-8");
+}
+
+#[test]
+fn not_utf8_names_the_line() {
+    // The bytes 0xff 0xfe (a UTF-16 byte-order mark) in the middle of line 4.
+    let mut bytes = format!("{HEADER}products:\n  - {{ id: acme").into_bytes();
+    bytes.extend_from_slice(&[0xff, 0xfe]);
+    bytes.extend_from_slice(b"-cad }\ndevices: []\n");
+    let run = load_bytes("latin.yaml", &bytes);
+    assert_refused(&run, "latin.yaml:4:", "not valid UTF-8");
+}
+
+#[test]
+fn utf16_file() {
+    let text = format!("{HEADER}products: []\n");
+    let mut bytes = vec![0xff, 0xfe];
+    bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let run = load_bytes("utf16.yaml", &bytes);
+    assert_refused(&run, "utf16.yaml:1:", "not valid UTF-8");
+}
+
+#[test]
+fn billion_laughs_alias_bomb() {
+    // Ten levels of ten aliases each: 10^10 nodes if expanded.
+    let mut text = format!("{HEADER}products:\n  - &a {{ id: lol, name: lol }}\n");
+    text.push_str("installations: &l0 [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n");
+    for level in 1..=9 {
+        let prev = format!("*l{}", level - 1);
+        let items = vec![prev.as_str(); 10].join(", ");
+        text.push_str(&format!("usage{level}: &l{level} [{items}]\n"));
+    }
+    let run = load_bytes("bomb.yaml", text.as_bytes());
+    assert_refused(&run, "bomb.yaml:", "alias bomb");
+}
+
+#[test]
+fn alias_bomb_inside_a_record_field() {
+    // The same bomb, built only from fields the format knows.
+    let mut text = format!("{HEADER}devices:\n");
+    text.push_str("  - { id: d0, environment: &e0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol] }\n");
+    for level in 1..=9 {
+        let prev = format!("*e{}", level - 1);
+        let items = vec![prev.as_str(); 10].join(", ");
+        text.push_str(&format!("  - {{ id: d{level}, environment: &e{level} [{items}] }}\n"));
+    }
+    let run = load_bytes("bomb.yaml", text.as_bytes());
+    assert_refused(&run, "bomb.yaml:", "alias bomb");
+}
+
+#[test]
+fn deep_flow_sequence_nesting() {
+    let text = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+    let run = load_bytes("deep.yaml", text.as_bytes());
+    assert_refused(&run, "deep.yaml:1:", "nesting");
+}
+
+#[test]
+fn deep_nesting_inside_a_section() {
+    let text = format!("{HEADER}products: {}{}\n", "[".repeat(20_000), "]".repeat(20_000));
+    let run = load_bytes("deep.yaml", text.as_bytes());
+    assert_refused(&run, "deep.yaml:3:", "nesting");
+}
+
+#[test]
+fn deep_flow_mapping_nesting() {
+    let text = format!("{HEADER}devices: [{}x{}]\n", "{a: ".repeat(20_000), "}".repeat(20_000));
+    let run = load_bytes("deep.yaml", text.as_bytes());
+    assert_refused(&run, "deep.yaml:3:", "nesting");
+}
+
+#[test]
+fn deep_block_sequence_nesting() {
+    // `- - - … x`: 20,000 nested block sequences on one line.
+    let text = format!("{HEADER}users:\n  {}x\n", "- ".repeat(20_000));
+    let run = load_bytes("deep.yaml", text.as_bytes());
+    assert_refused(&run, "deep.yaml:4:", "nesting");
+}
+
+#[test]
+fn deep_nesting_never_closed() {
+    let run = load_bytes("deep.yaml", "[".repeat(20_000).as_bytes());
+    assert_refused(&run, "deep.yaml:1:", "");
+}
+
+#[test]
+fn huge_file_is_refused_before_reading() {
+    // A sparse file one byte over the limit: nothing is written to disk, and
+    // trueup must refuse it from its size instead of reading 2 GiB.
+    assert!(MAX_SNAPSHOT_BYTES >= 2 << 30, "the test assumes the limit is at least 2 GiB");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = File::create(dir.path().join("huge.yaml")).expect("create");
+    file.set_len(MAX_SNAPSHOT_BYTES + 1).expect("set_len");
+    drop(file);
+    let run = position(dir.path(), "huge.yaml");
+    assert_refused(&run, "huge.yaml", "too large");
+}
+
+#[test]
+fn directory_instead_of_a_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::create_dir(dir.path().join("snapshots.yaml")).expect("mkdir");
+    let run = position(dir.path(), "snapshots.yaml");
+    assert_refused(&run, "snapshots.yaml", "directory");
+}
+
+#[test]
+fn missing_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let run = position(dir.path(), "missing.yaml");
+    assert_refused(&run, "missing.yaml", "no such file");
+}
+
+#[test]
+fn second_document() {
+    let text = format!("{HEADER}---\n{HEADER}");
+    let run = load_bytes("two.yaml", text.as_bytes());
+    assert_refused(&run, "two.yaml:3:", "one YAML document");
+}
+
+#[test]
+fn nul_bytes() {
+    let text = format!("{HEADER}products: [{{ id: \"a\0b\" }}]\n\0\0\0");
+    let run = load_bytes("nul.yaml", text.as_bytes());
+    assert_refused(&run, "nul.yaml:3:", "");
+}
+
+#[test]
+fn one_good_file_and_one_bad_file_fail_together() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join("good.yaml"), HEADER).expect("write");
+    std::fs::write(dir.path().join("bad.yaml"), b"trueup: 1\n\xff\n").expect("write");
+    let run = trueup(dir.path(), &["position", "good.yaml", "bad.yaml"]).unwrap_or_else(|e| panic!("{e}"));
+    assert_refused(&run, "bad.yaml:2:", "UTF-8");
+}
+
+/// Regression guard: quantities and core counts near `i64::MAX` used to
+/// overflow `u64` sums in `inventory::position` (a panic in debug builds, a
+/// wrapped, tiny figure in release builds). Either refusing such numbers
+/// (exit 2) or a position that does not wrap is acceptable.
+#[test]
+fn huge_quantities_and_core_counts_do_not_overflow() {
+    let big = i64::MAX;
+    let text = format!(
+        "{HEADER}products: [{{ id: p }}]\ncontracts: [{{ id: C }}]\nentitlements:\n\
+         - {{ id: E1, contract: C, product: p, metric: core, quantity: {big} }}\n\
+         - {{ id: E2, contract: C, product: p, metric: core, quantity: {big} }}\n\
+         - {{ id: E3, contract: C, product: p, metric: core, quantity: {big} }}\n\
+         devices:\n- {{ id: d1, cores: {big} }}\n- {{ id: d2, cores: {big} }}\n- {{ id: d3, cores: {big} }}\n\
+         installations:\n- {{ device: d1, product: p }}\n- {{ device: d2, product: p }}\n- {{ device: d3, product: p }}\n"
+    );
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join("big.yaml"), text).expect("write");
+    let run = trueup(dir.path(), &["position", "-f", "json", "big.yaml"]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!run.stderr.contains("panicked"), "trueup panicked\n{}", run.describe());
+    match run.code {
+        Some(2) => assert_refused(&run, "big.yaml", ""),
+        Some(0) => {
+            let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json output");
+            let row = &json["positions"][0];
+            for field in ["entitled", "consumed"] {
+                let n = row[field].as_u64().unwrap_or(0);
+                assert!(n >= big as u64, "`{field}` wrapped around to {n}\n{}", run.describe());
+            }
+        }
+        _ => panic!("expected exit 0 or 2\n{}", run.describe()),
+    }
+}
