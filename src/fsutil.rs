@@ -8,13 +8,17 @@ use anyhow::{bail, Context, Result};
 /// Writes `bytes` to `path` atomically: a temporary file beside it, synced,
 /// then renamed over it. A crash leaves the old file or the new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write `{}`", path.display()))?;
     tmp.write_all(bytes)
         .and_then(|_| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write `{}`", path.display()))?;
-    tmp.persist(path).with_context(|| format!("cannot write `{}`", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok(())
 }
 
@@ -39,15 +43,26 @@ pub fn expand(args: &[String]) -> Result<Vec<PathBuf>> {
             .compile_matcher();
         let base: PathBuf = Path::new(arg)
             .components()
-            .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[', '{']))
+            .take_while(|c| {
+                !c.as_os_str()
+                    .to_string_lossy()
+                    .contains(['*', '?', '[', '{'])
+            })
             .collect();
         let mut found = Vec::new();
-        walk(if base.as_os_str().is_empty() { Path::new(".") } else { &base }, &mut |p| {
-            let rel = p.strip_prefix("./").unwrap_or(p);
-            if glob.is_match(rel) {
-                found.push(rel.to_path_buf());
-            }
-        });
+        walk(
+            if base.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                &base
+            },
+            &mut |p| {
+                let rel = p.strip_prefix("./").unwrap_or(p);
+                if glob.is_match(rel) {
+                    found.push(rel.to_path_buf());
+                }
+            },
+        );
         if found.is_empty() {
             bail!("`{arg}` matches no file");
         }
@@ -59,7 +74,9 @@ pub fn expand(args: &[String]) -> Result<Vec<PathBuf>> {
 }
 
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let p = entry.path();
         if p.is_dir() {

@@ -6,8 +6,8 @@
 //! licence position, [`policy`] compiles and sandboxes scripts, [`engine`]
 //! evaluates rules into findings, [`report`] renders them.
 
-pub mod date;
 pub mod command;
+pub mod date;
 pub mod diag;
 pub mod engine;
 pub mod fsutil;

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use trueup::command;
 
 #[derive(Parser, Debug)]
-#[command(name = "trueup", version, about = "Policy-as-code licence compliance: evaluate a playbook of Rhai rules against inventory snapshots")]
+#[command(
+    name = "trueup",
+    version,
+    about = "Policy-as-code licence compliance: evaluate a playbook of Rhai rules against inventory snapshots"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

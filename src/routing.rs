@@ -38,7 +38,11 @@ impl RouteSpec {
             escalate: self
                 .escalate
                 .iter()
-                .map(|(after, to)| Escalation { after: after.to_string(), to: to.clone(), on: opened + after.days_ceil() })
+                .map(|(after, to)| Escalation {
+                    after: after.to_string(),
+                    to: to.clone(),
+                    on: opened + after.days_ceil(),
+                })
                 .collect(),
             router: router.map(Path::to_path_buf),
         }
@@ -46,7 +50,12 @@ impl RouteSpec {
 
     /// The route of a finding no router answered.
     pub fn unrouted() -> RouteSpec {
-        RouteSpec { queue: UNROUTED.to_string(), owner: None, notify_within: None, escalate: Vec::new() }
+        RouteSpec {
+            queue: UNROUTED.to_string(),
+            owner: None,
+            notify_within: None,
+            escalate: Vec::new(),
+        }
     }
 }
 
@@ -60,7 +69,8 @@ fn text(v: &Dynamic, what: &str) -> Result<String, String> {
 
 fn duration(v: &Dynamic, what: &str) -> Result<Duration, String> {
     let s = text(v, what)?;
-    Duration::parse(&s).ok_or_else(|| format!("`{what}` is `{s}`, not a duration like `36h`, `3d` or `2w`"))
+    Duration::parse(&s)
+        .ok_or_else(|| format!("`{what}` is `{s}`, not a duration like `36h`, `3d` or `2w`"))
 }
 
 /// Checks a router's answer; `Ok(None)` when it passed (returned `()`).
@@ -69,17 +79,30 @@ pub fn parse_answer(answer: &Dynamic) -> Result<Option<RouteSpec>, String> {
         return Ok(None);
     }
     let Some(map) = answer.read_lock::<Map>() else {
-        return Err(format!("`route` must return a map or `()`, returned {}", answer.type_name()));
+        return Err(format!(
+            "`route` must return a map or `()`, returned {}",
+            answer.type_name()
+        ));
     };
     for key in map.keys() {
         if !KEYS.contains(&key.as_str()) {
-            return Err(format!("route has unknown key `{key}`; expected {}", KEYS.join(", ")));
+            return Err(format!(
+                "route has unknown key `{key}`; expected {}",
+                KEYS.join(", ")
+            ));
         }
     }
     let queue = text(map.get("queue").ok_or("route needs a `queue`")?, "queue")?;
-    let owner = map.get("owner").filter(|v| !v.is_unit()).map(|v| text(v, "owner")).transpose()?;
-    let notify_within =
-        map.get("notify_within").filter(|v| !v.is_unit()).map(|v| duration(v, "notify_within")).transpose()?;
+    let owner = map
+        .get("owner")
+        .filter(|v| !v.is_unit())
+        .map(|v| text(v, "owner"))
+        .transpose()?;
+    let notify_within = map
+        .get("notify_within")
+        .filter(|v| !v.is_unit())
+        .map(|v| duration(v, "notify_within"))
+        .transpose()?;
     let mut escalate = Vec::new();
     if let Some(steps) = map.get("escalate").filter(|v| !v.is_unit()) {
         let Some(steps) = steps.read_lock::<rhai::Array>() else {
@@ -87,12 +110,21 @@ pub fn parse_answer(answer: &Dynamic) -> Result<Option<RouteSpec>, String> {
         };
         for (i, step) in steps.iter().enumerate() {
             let Some(step) = step.read_lock::<Map>() else {
-                return Err(format!("escalation step {} must be a map #{{ after, to }}", i + 1));
+                return Err(format!(
+                    "escalation step {} must be a map #{{ after, to }}",
+                    i + 1
+                ));
             };
             if let Some(key) = step.keys().find(|k| !STEP_KEYS.contains(&k.as_str())) {
-                return Err(format!("escalation step {} has unknown key `{key}`; expected after, to", i + 1));
+                return Err(format!(
+                    "escalation step {} has unknown key `{key}`; expected after, to",
+                    i + 1
+                ));
             }
-            let after = duration(step.get("after").ok_or("escalation step needs `after`")?, "after")?;
+            let after = duration(
+                step.get("after").ok_or("escalation step needs `after`")?,
+                "after",
+            )?;
             let to = text(step.get("to").ok_or("escalation step needs `to`")?, "to")?;
             if let Some((prev, _)) = escalate.last() {
                 if after <= *prev {
@@ -104,7 +136,12 @@ pub fn parse_answer(answer: &Dynamic) -> Result<Option<RouteSpec>, String> {
             escalate.push((after, to));
         }
     }
-    Ok(Some(RouteSpec { queue, owner, notify_within, escalate }))
+    Ok(Some(RouteSpec {
+        queue,
+        owner,
+        notify_within,
+        escalate,
+    }))
 }
 
 #[cfg(test)]
@@ -129,10 +166,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed_answers() {
-        assert!(answer(r#"#{ queu: "x" }"#).unwrap_err().contains("unknown key `queu`"));
-        assert!(answer(r#"#{ queue: "x", notify_within: "3 days" }"#).unwrap_err().contains("not a duration"));
-        let err = answer(r#"#{ queue: "x", escalate: [#{ after: "3d", to: "a" }, #{ after: "2d", to: "b" }] }"#)
-            .unwrap_err();
+        assert!(answer(r#"#{ queu: "x" }"#)
+            .unwrap_err()
+            .contains("unknown key `queu`"));
+        assert!(answer(r#"#{ queue: "x", notify_within: "3 days" }"#)
+            .unwrap_err()
+            .contains("not a duration"));
+        let err = answer(
+            r#"#{ queue: "x", escalate: [#{ after: "3d", to: "a" }, #{ after: "2d", to: "b" }] }"#,
+        )
+        .unwrap_err();
         assert!(err.contains("out of order"), "{err}");
         assert!(answer("42").unwrap_err().contains("must return a map"));
         assert_eq!(answer("()").unwrap(), None);

@@ -91,7 +91,9 @@ pub fn case_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -135,12 +137,25 @@ pub fn load_cases(path: &Path) -> Result<Vec<Case>, Diagnostics> {
 }
 
 fn case(path: &Path, text: &str, node: &Node, sink: &mut Sink) -> Option<Case> {
-    let names = &["note", "snapshot", "inventory", "as_of", "waivers", "want", "absent", "exact"];
+    let names = &[
+        "note",
+        "snapshot",
+        "inventory",
+        "as_of",
+        "waivers",
+        "want",
+        "absent",
+        "exact",
+    ];
     let f = Fields::of(node, "test case", names, sink)?;
     let note = f.req_str("note", sink).unwrap_or_default().to_string();
     let as_of = f.date("as_of", sink);
     let exact = f.bool("exact", sink).unwrap_or(false);
-    let absent = f.str_list("absent", sink).into_iter().map(str::to_string).collect();
+    let absent = f
+        .str_list("absent", sink)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let source = match (f.get("snapshot"), f.get("inventory")) {
         (Some(_), Some(n)) => {
             sink.error(n.pos, "give either `snapshot` or `inventory`, not both");
@@ -158,17 +173,24 @@ fn case(path: &Path, text: &str, node: &Node, sink: &mut Sink) -> Option<Case> {
             }
         },
         (None, None) => {
-            sink.error(f.pos(), "test case needs `snapshot: PATH` or an inline `inventory:`");
+            sink.error(
+                f.pos(),
+                "test case needs `snapshot: PATH` or an inline `inventory:`",
+            );
             None
         }
     };
-    let waivers = f.get("waivers").and_then(|n| inline_waivers(path, text, n, sink));
+    let waivers = f
+        .get("waivers")
+        .and_then(|n| inline_waivers(path, text, n, sink));
     let mut want = Vec::new();
     if let Some(n) = f.get("want") {
         match &n.value {
             Value::Seq(items) => {
                 for item in items {
-                    let Some(w) = Fields::of(item, "want", WANT_KEYS, sink) else { continue };
+                    let Some(w) = Fields::of(item, "want", WANT_KEYS, sink) else {
+                        continue;
+                    };
                     if w.require("rule", sink).is_none() {
                         continue;
                     }
@@ -176,7 +198,10 @@ fn case(path: &Path, text: &str, node: &Node, sink: &mut Sink) -> Option<Case> {
                         .iter()
                         .filter_map(|k| w.get(k).map(|v| (k.to_string(), to_json(v))))
                         .collect();
-                    want.push(Want { fields, line: item.pos.line });
+                    want.push(Want {
+                        fields,
+                        line: item.pos.line,
+                    });
                 }
             }
             _ => sink.error(n.pos, "`want` must be a list"),
@@ -199,7 +224,13 @@ fn inline_waivers(path: &Path, text: &str, node: &Node, sink: &mut Sink) -> Opti
     // Waivers inline in a case read exactly like a waivers file's list.
     let wrapped = Node {
         value: Value::Map(vec![(
-            Node { value: Value::Scalar { text: "waivers".into(), plain: true }, pos: node.pos },
+            Node {
+                value: Value::Scalar {
+                    text: "waivers".into(),
+                    plain: true,
+                },
+                pos: node.pos,
+            },
             node.clone(),
         )]),
         pos: node.pos,
@@ -237,7 +268,10 @@ pub fn to_json(node: &Node) -> Json {
         }
         Value::Seq(items) => Json::Array(items.iter().map(to_json).collect()),
         Value::Map(pairs) => Json::Object(
-            pairs.iter().map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), to_json(v))).collect(),
+            pairs
+                .iter()
+                .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), to_json(v)))
+                .collect(),
         ),
     }
 }
@@ -274,18 +308,29 @@ pub fn run(playbook: &Playbook, cases: &[Case]) -> Result<Vec<CaseResult>, Diagn
             let snap = match &c.source {
                 Source::Inline(s) => s.clone(),
                 Source::File(p) => {
-                    let cached = snapshots.lock().expect("no panics hold this lock").get(p).cloned();
+                    let cached = snapshots
+                        .lock()
+                        .expect("no panics hold this lock")
+                        .get(p)
+                        .cloned();
                     match cached {
                         Some(s) => s,
                         None => {
                             let s = Arc::new(inventory::load(p).map_err(|d| with_case(d, c))?);
-                            snapshots.lock().expect("no panics hold this lock").insert(p.clone(), s.clone());
+                            snapshots
+                                .lock()
+                                .expect("no panics hold this lock")
+                                .insert(p.clone(), s.clone());
                             s
                         }
                     }
                 }
             };
-            let opts = EvalOptions { as_of: c.as_of, waivers: c.waivers.as_ref(), opened: None };
+            let opts = EvalOptions {
+                as_of: c.as_of,
+                waivers: c.waivers.as_ref(),
+                opened: None,
+            };
             let eval = evaluate(playbook, snap, opts).map_err(|d| with_case(d, c))?;
             Ok(judge(c, &eval.findings))
         })
@@ -316,43 +361,75 @@ pub fn judge(c: &Case, findings: &[Finding]) -> CaseResult {
             continue;
         }
         let subject = w.fields.get("subject").and_then(Json::as_str);
-        let same = findings.iter().find(|f| f.rule == w.rule() && subject.is_none_or(|s| s == f.subject.id));
+        let same = findings
+            .iter()
+            .find(|f| f.rule == w.rule() && subject.is_none_or(|s| s == f.subject.id));
         let mut text = format!("want: {}", w.describe());
         match same {
             // Side by side, field by field, for the finding the case means.
             Some(f) => {
                 for (k, v) in w.fields.iter().filter(|(k, v)| !field_matches(k, v, f)) {
-                    text.push_str(&format!("\n  {k}:\n    want: {}\n    got:  {}", show(v), show(&field_value(k, f))));
+                    text.push_str(&format!(
+                        "\n  {k}:\n    want: {}\n    got:  {}",
+                        show(v),
+                        show(&field_value(k, f))
+                    ));
                 }
             }
             None => {
-                let near: Vec<String> = findings.iter().filter(|f| f.rule == w.rule()).map(got_line).collect();
-                let got = if near.is_empty() { "nothing from this rule".to_string() } else { near.join("; ") };
+                let near: Vec<String> = findings
+                    .iter()
+                    .filter(|f| f.rule == w.rule())
+                    .map(got_line)
+                    .collect();
+                let got = if near.is_empty() {
+                    "nothing from this rule".to_string()
+                } else {
+                    near.join("; ")
+                };
                 text.push_str(&format!("\ngot:  {got}"));
             }
         }
         failures.push(text);
     }
     for rule in &c.absent {
-        let fired: Vec<String> = findings.iter().filter(|f| &f.rule == rule).map(got_line).collect();
+        let fired: Vec<String> = findings
+            .iter()
+            .filter(|f| &f.rule == rule)
+            .map(got_line)
+            .collect();
         if !fired.is_empty() {
-            failures.push(format!("want: no `{rule}` finding\ngot:  {}", fired.join("; ")));
+            failures.push(format!(
+                "want: no `{rule}` finding\ngot:  {}",
+                fired.join("; ")
+            ));
         }
     }
     if c.exact {
-        for f in findings.iter().filter(|f| !c.want.iter().any(|w| matches(w, f))) {
-            failures.push(format!("want: nothing beyond `want` (exact)\ngot:  {}", got_line(f)));
+        for f in findings
+            .iter()
+            .filter(|f| !c.want.iter().any(|w| matches(w, f)))
+        {
+            failures.push(format!(
+                "want: nothing beyond `want` (exact)\ngot:  {}",
+                got_line(f)
+            ));
         }
     }
     let mut fired: Vec<String> = findings.iter().map(|f| f.rule.clone()).collect();
     fired.sort();
     fired.dedup();
-    let mut routed_by: Vec<PathBuf> =
-        findings.iter().filter_map(|f| f.route.as_ref().and_then(|r| r.router.clone())).collect();
+    let mut routed_by: Vec<PathBuf> = findings
+        .iter()
+        .filter_map(|f| f.route.as_ref().and_then(|r| r.router.clone()))
+        .collect();
     routed_by.sort();
     routed_by.dedup();
-    let mut remediated: Vec<String> =
-        findings.iter().filter(|f| !f.remediation.is_empty()).map(|f| f.rule.clone()).collect();
+    let mut remediated: Vec<String> = findings
+        .iter()
+        .filter(|f| !f.remediation.is_empty())
+        .map(|f| f.rule.clone())
+        .collect();
     remediated.sort();
     remediated.dedup();
     CaseResult {
@@ -369,9 +446,16 @@ pub fn judge(c: &Case, findings: &[Finding]) -> CaseResult {
 }
 
 fn got_line(f: &Finding) -> String {
-    let queue = f.route.as_ref().map(|r| format!(" queue={}", r.queue)).unwrap_or_default();
+    let queue = f
+        .route
+        .as_ref()
+        .map(|r| format!(" queue={}", r.queue))
+        .unwrap_or_default();
     let waived = if f.is_waived() { " waived=true" } else { "" };
-    format!("{} {} severity={}{queue}{waived}", f.rule, f.subject.id, f.severity)
+    format!(
+        "{} {} severity={}{queue}{waived}",
+        f.rule, f.subject.id, f.severity
+    )
 }
 
 /// Whether a finding has every field the expectation gives.
@@ -393,10 +477,21 @@ fn field_value(key: &str, f: &Finding) -> Json {
         "severity" => Json::from(f.severity.as_str()),
         "message" => Json::from(f.message.as_str()),
         "queue" => route.map_or(Json::Null, |r| Json::from(r.queue.as_str())),
-        "owner" => route.and_then(|r| r.owner.as_deref()).map_or(Json::Null, Json::from),
-        "router" => route.and_then(|r| r.router.as_ref()).map_or(Json::Null, |p| Json::from(p.display().to_string())),
-        "notify_by" => route.and_then(|r| r.notify_by).map_or(Json::Null, |d| Json::from(d.to_string())),
-        "escalates_to" => Json::Array(route.map_or(vec![], |r| r.escalate.iter().map(|e| Json::from(e.to.as_str())).collect())),
+        "owner" => route
+            .and_then(|r| r.owner.as_deref())
+            .map_or(Json::Null, Json::from),
+        "router" => route
+            .and_then(|r| r.router.as_ref())
+            .map_or(Json::Null, |p| Json::from(p.display().to_string())),
+        "notify_by" => route
+            .and_then(|r| r.notify_by)
+            .map_or(Json::Null, |d| Json::from(d.to_string())),
+        "escalates_to" => Json::Array(route.map_or(vec![], |r| {
+            r.escalate
+                .iter()
+                .map(|e| Json::from(e.to.as_str()))
+                .collect()
+        })),
         "waived" => Json::Bool(f.is_waived()),
         "remediation" => Json::Array(f.remediation.clone()),
         "evidence" => f.evidence.clone(),
@@ -410,11 +505,14 @@ fn field_matches(key: &str, want: &Json, f: &Finding) -> bool {
     match key {
         "message" => s.is_some_and(|s| f.message.contains(s)),
         "router" => s.is_some_and(|s| {
-            f.route.as_ref().and_then(|r| r.router.as_ref()).is_some_and(|p| {
-                p.file_stem().is_some_and(|stem| stem == s) || p.ends_with(s)
-            })
+            f.route
+                .as_ref()
+                .and_then(|r| r.router.as_ref())
+                .is_some_and(|p| p.file_stem().is_some_and(|stem| stem == s) || p.ends_with(s))
         }),
-        "escalates_to" => got.as_array().is_some_and(|steps| steps.iter().any(|t| t == want)),
+        "escalates_to" => got
+            .as_array()
+            .is_some_and(|steps| steps.iter().any(|t| t == want)),
         // The first options, in order: an action name, or a map of fields.
         "remediation" => match want {
             Json::Array(want) => {
@@ -435,8 +533,12 @@ fn field_matches(key: &str, want: &Json, f: &Finding) -> bool {
 /// compare by value).
 pub fn subset(want: &Json, got: &Json) -> bool {
     match (want, got) {
-        (Json::Object(w), Json::Object(g)) => w.iter().all(|(k, v)| g.get(k).is_some_and(|gv| subset(v, gv))),
-        (Json::Array(w), Json::Array(g)) => w.len() == g.len() && w.iter().zip(g).all(|(a, b)| subset(a, b)),
+        (Json::Object(w), Json::Object(g)) => w
+            .iter()
+            .all(|(k, v)| g.get(k).is_some_and(|gv| subset(v, gv))),
+        (Json::Array(w), Json::Array(g)) => {
+            w.len() == g.len() && w.iter().zip(g).all(|(a, b)| subset(a, b))
+        }
         (Json::Number(a), Json::Number(b)) => a.as_f64() == b.as_f64(),
         _ => want == got,
     }

@@ -71,7 +71,10 @@ impl WaiverSet {
     fn parse(path: &Path, text: &str) -> Result<WaiverSet, Diagnostics> {
         match yaml::parse_document(path, text) {
             Ok(Some(root)) => WaiverSet::from_node(path, &root, text),
-            Ok(None) => Ok(WaiverSet { file: path.to_path_buf(), waivers: Vec::new() }),
+            Ok(None) => Ok(WaiverSet {
+                file: path.to_path_buf(),
+                waivers: Vec::new(),
+            }),
             Err(d) => Err(Diagnostics(vec![d.with_source(text)])),
         }
     }
@@ -93,9 +96,18 @@ impl WaiverSet {
                 &[]
             }
         };
-        let names = &["rule", "subject", "reason", "approved_by", "ticket", "expires"];
+        let names = &[
+            "rule",
+            "subject",
+            "reason",
+            "approved_by",
+            "ticket",
+            "expires",
+        ];
         for item in items {
-            let Some(f) = Fields::of(item, "waiver", names, &mut sink) else { continue };
+            let Some(f) = Fields::of(item, "waiver", names, &mut sink) else {
+                continue;
+            };
             let rule = f.req_str("rule", &mut sink);
             let subject = f.str("subject", &mut sink).unwrap_or("*");
             let reason = f.req_str("reason", &mut sink);
@@ -106,14 +118,23 @@ impl WaiverSet {
                 Ok(g) => Some(g.compile_matcher()),
                 Err(e) => {
                     let pos = f.get(field).map_or(f.pos(), |n| n.pos);
-                    sink.error(pos, format!("`{pattern}` is not a valid glob: {}", e.kind()));
+                    sink.error(
+                        pos,
+                        format!("`{pattern}` is not a valid glob: {}", e.kind()),
+                    );
                     None
                 }
             };
             let rule_glob = rule.and_then(|r| glob("rule", r, &mut sink));
             let subject_glob = glob("subject", subject, &mut sink);
-            if let (Some(rule), Some(reason), Some(approved_by), Some(expires), Some(rule_glob), Some(subject_glob)) =
-                (rule, reason, approved_by, expires, rule_glob, subject_glob)
+            if let (
+                Some(rule),
+                Some(reason),
+                Some(approved_by),
+                Some(expires),
+                Some(rule_glob),
+                Some(subject_glob),
+            ) = (rule, reason, approved_by, expires, rule_glob, subject_glob)
             {
                 waivers.push(Waiver {
                     rule: rule.to_string(),
@@ -130,11 +151,18 @@ impl WaiverSet {
         }
         let mut diags = sink.diags;
         crate::inventory::load::attach_sources(&mut diags, text);
-        Diagnostics(diags).into_result(WaiverSet { file: path.to_path_buf(), waivers })
+        Diagnostics(diags).into_result(WaiverSet {
+            file: path.to_path_buf(),
+            waivers,
+        })
     }
 
     /// The waivers covering a rule and subject, in file order.
-    pub fn matching<'a>(&'a self, rule: &'a str, subject: &'a str) -> impl Iterator<Item = &'a Waiver> {
+    pub fn matching<'a>(
+        &'a self,
+        rule: &'a str,
+        subject: &'a str,
+    ) -> impl Iterator<Item = &'a Waiver> {
         self.waivers.iter().filter(move |w| w.covers(rule, subject))
     }
 
@@ -155,7 +183,10 @@ impl WaiverSet {
                 }
                 expired.get_or_insert(i);
             }
-            let Some((i, state)) = active.map(|i| (i, "waived")).or(expired.map(|i| (i, "expired"))) else {
+            let Some((i, state)) = active
+                .map(|i| (i, "waived"))
+                .or(expired.map(|i| (i, "expired")))
+            else {
                 continue;
             };
             used[i] = true;
@@ -172,7 +203,12 @@ impl WaiverSet {
         }
         WaiverSummary {
             file: Some(self.file.clone()),
-            expired: self.waivers.iter().filter(|w| !w.active_on(as_of)).cloned().collect(),
+            expired: self
+                .waivers
+                .iter()
+                .filter(|w| !w.active_on(as_of))
+                .cloned()
+                .collect(),
             unused: self
                 .waivers
                 .iter()

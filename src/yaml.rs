@@ -43,7 +43,10 @@ pub struct Node<'a> {
 pub enum Value<'a> {
     /// A scalar's text; `plain` when written unquoted and untagged, the only
     /// form in which `null`, `true` or `12` mean anything but text.
-    Scalar { text: Cow<'a, str>, plain: bool },
+    Scalar {
+        text: Cow<'a, str>,
+        plain: bool,
+    },
     Seq(Vec<Node<'a>>),
     Map(Vec<(Node<'a>, Node<'a>)>),
 }
@@ -77,7 +80,12 @@ impl<'a> Node<'a> {
         match &self.value {
             Value::Scalar { .. } => 1,
             Value::Seq(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
-            Value::Map(pairs) => 1 + pairs.iter().map(|(k, v)| k.size() + v.size()).sum::<usize>(),
+            Value::Map(pairs) => {
+                1 + pairs
+                    .iter()
+                    .map(|(k, v)| k.size() + v.size())
+                    .sum::<usize>()
+            }
         }
     }
 }
@@ -112,8 +120,10 @@ pub fn read_text(path: &Path, max_bytes: u64) -> Result<String, Diagnostic> {
     String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = good.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
-        let col = std::str::from_utf8(&good[good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..])
-            .map_or(0, |s| s.chars().count() as u32 + 1);
+        let col = std::str::from_utf8(
+            &good[good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..],
+        )
+        .map_or(0, |s| s.chars().count() as u32 + 1);
         Diagnostic::error(path, line, col, "file is not valid UTF-8 text")
     })
 }
@@ -176,7 +186,10 @@ impl<'a, 'p> Reader<'a, 'p> {
                     format!("invalid YAML: {}", e.info()),
                 ))
             }
-            None => Ok((Event::StreamEnd, Span::empty(granit_parser::Marker::new(0, 1, 0)))),
+            None => Ok((
+                Event::StreamEnd,
+                Span::empty(granit_parser::Marker::new(0, 1, 0)),
+            )),
         }
     }
 
@@ -191,7 +204,10 @@ impl<'a, 'p> Reader<'a, 'p> {
                     continue;
                 }
                 Event::DocumentStart(..) => {
-                    return Err(self.error(pos_of(&span), "a file holds one YAML document; found a second `---`"));
+                    return Err(self.error(
+                        pos_of(&span),
+                        "a file holds one YAML document; found a second `---`",
+                    ));
                 }
                 _ => return Ok((ev, span)),
             }
@@ -238,7 +254,13 @@ impl<'a, 'p> Reader<'a, 'p> {
             Event::MappingStart(..) => Ok(Some(pos_of(&span))),
             other => {
                 let node = self.node(other, span, 0)?;
-                Err(self.error(node.pos, format!("expected a mapping at the top of the file, found {}", node.describe())))
+                Err(self.error(
+                    node.pos,
+                    format!(
+                        "expected a mapping at the top of the file, found {}",
+                        node.describe()
+                    ),
+                ))
             }
         }
     }
@@ -316,7 +338,10 @@ impl<'a, 'p> Reader<'a, 'p> {
             }
             Event::Alias(id) => return self.alias(id, pos),
             Event::UnresolvedAlias(name) => {
-                return Err(self.error(pos, format!("alias `*{name}` names no anchor defined before it")))
+                return Err(self.error(
+                    pos,
+                    format!("alias `*{name}` names no anchor defined before it"),
+                ))
             }
             Event::StreamEnd | Event::DocumentEnd => {
                 return Err(self.error(pos, "the file ends in the middle of a value"))
@@ -372,11 +397,15 @@ pub struct Sink<'p> {
 
 impl<'p> Sink<'p> {
     pub fn new(file: &'p Path) -> Self {
-        Sink { file, diags: Vec::new() }
+        Sink {
+            file,
+            diags: Vec::new(),
+        }
     }
 
     pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
-        self.diags.push(Diagnostic::error(self.file, pos.line, pos.col, message));
+        self.diags
+            .push(Diagnostic::error(self.file, pos.line, pos.col, message));
     }
 }
 
@@ -389,13 +418,19 @@ impl<'n, 'a> Fields<'n, 'a> {
         sink: &mut Sink,
     ) -> Option<Self> {
         let Value::Map(pairs) = &node.value else {
-            sink.error(node.pos, format!("expected {what} as a mapping, found {}", node.describe()));
+            sink.error(
+                node.pos,
+                format!("expected {what} as a mapping, found {}", node.describe()),
+            );
             return None;
         };
         let mut slots = vec![None; names.len()];
         for (key, value) in pairs {
             let Some(name) = key.as_str() else {
-                sink.error(key.pos, format!("expected a field name in {what}, found {}", key.describe()));
+                sink.error(
+                    key.pos,
+                    format!("expected a field name in {what}, found {}", key.describe()),
+                );
                 continue;
             };
             match names.iter().position(|n| *n == name) {
@@ -405,11 +440,19 @@ impl<'n, 'a> Fields<'n, 'a> {
                 Some(i) => slots[i] = Some(value),
                 None => sink.error(
                     key.pos,
-                    format!("unknown field `{name}` in {what}; expected one of: {}", names.join(", ")),
+                    format!(
+                        "unknown field `{name}` in {what}; expected one of: {}",
+                        names.join(", ")
+                    ),
                 ),
             }
         }
-        Some(Fields { pos: node.pos, what, names, slots })
+        Some(Fields {
+            pos: node.pos,
+            what,
+            names,
+            slots,
+        })
     }
 
     /// Where the record starts.
@@ -419,7 +462,11 @@ impl<'n, 'a> Fields<'n, 'a> {
 
     /// The raw node of a field, if present and not null.
     pub fn get(&self, name: &str) -> Option<&'n Node<'a>> {
-        let i = self.names.iter().position(|n| *n == name).expect("field names are static");
+        let i = self
+            .names
+            .iter()
+            .position(|n| *n == name)
+            .expect("field names are static");
         self.slots[i].filter(|n| !n.is_null())
     }
 
@@ -427,7 +474,10 @@ impl<'n, 'a> Fields<'n, 'a> {
     pub fn require(&self, name: &str, sink: &mut Sink) -> Option<&'n Node<'a>> {
         let node = self.get(name);
         if node.is_none() {
-            sink.error(self.pos, format!("{} is missing required field `{name}`", self.what));
+            sink.error(
+                self.pos,
+                format!("{} is missing required field `{name}`", self.what),
+            );
         }
         node
     }
@@ -437,7 +487,10 @@ impl<'n, 'a> Fields<'n, 'a> {
         let node = self.get(name)?;
         let s = node.as_str();
         if s.is_none() {
-            sink.error(node.pos, format!("field `{name}` must be text, found {}", node.describe()));
+            sink.error(
+                node.pos,
+                format!("field `{name}` must be text, found {}", node.describe()),
+            );
         }
         s
     }
@@ -453,7 +506,13 @@ impl<'n, 'a> Fields<'n, 'a> {
         let node = self.get(name)?;
         let d = node.as_str().and_then(Date::parse);
         if d.is_none() {
-            sink.error(node.pos, format!("field `{name}` must be a date (YYYY-MM-DD), found {}", node.describe()));
+            sink.error(
+                node.pos,
+                format!(
+                    "field `{name}` must be a date (YYYY-MM-DD), found {}",
+                    node.describe()
+                ),
+            );
         }
         d
     }
@@ -472,11 +531,20 @@ impl<'n, 'a> Fields<'n, 'a> {
         match text.parse::<i64>() {
             Ok(n) if plain && n >= 0 => Some(n as u64),
             Ok(n) if plain => {
-                sink.error(node.pos, format!("field `{name}` must not be negative, found `{n}`"));
+                sink.error(
+                    node.pos,
+                    format!("field `{name}` must not be negative, found `{n}`"),
+                );
                 None
             }
             _ => {
-                sink.error(node.pos, format!("field `{name}` must be a whole number, found {}", node.describe()));
+                sink.error(
+                    node.pos,
+                    format!(
+                        "field `{name}` must be a whole number, found {}",
+                        node.describe()
+                    ),
+                );
                 None
             }
         }
@@ -495,20 +563,37 @@ impl<'n, 'a> Fields<'n, 'a> {
             (Value::Scalar { plain: true, .. }, Some("true" | "True" | "TRUE")) => Some(true),
             (Value::Scalar { plain: true, .. }, Some("false" | "False" | "FALSE")) => Some(false),
             _ => {
-                sink.error(node.pos, format!("field `{name}` must be true or false, found {}", node.describe()));
+                sink.error(
+                    node.pos,
+                    format!(
+                        "field `{name}` must be true or false, found {}",
+                        node.describe()
+                    ),
+                );
                 None
             }
         }
     }
 
     /// An optional field whose text must be one of `choices`.
-    pub fn choice(&self, name: &str, choices: &[&'static str], sink: &mut Sink) -> Option<&'static str> {
+    pub fn choice(
+        &self,
+        name: &str,
+        choices: &[&'static str],
+        sink: &mut Sink,
+    ) -> Option<&'static str> {
         let node = self.get(name)?;
-        let found = node.as_str().and_then(|s| choices.iter().find(|c| **c == s).copied());
+        let found = node
+            .as_str()
+            .and_then(|s| choices.iter().find(|c| **c == s).copied());
         if found.is_none() {
             sink.error(
                 node.pos,
-                format!("field `{name}` must be one of {}, found {}", choices.join(", "), node.describe()),
+                format!(
+                    "field `{name}` must be one of {}, found {}",
+                    choices.join(", "),
+                    node.describe()
+                ),
             );
         }
         found
@@ -516,9 +601,14 @@ impl<'n, 'a> Fields<'n, 'a> {
 
     /// An optional list of text.
     pub fn str_list(&self, name: &str, sink: &mut Sink) -> Vec<&'n str> {
-        let Some(node) = self.get(name) else { return Vec::new() };
+        let Some(node) = self.get(name) else {
+            return Vec::new();
+        };
         let Value::Seq(items) = &node.value else {
-            sink.error(node.pos, format!("field `{name}` must be a list, found {}", node.describe()));
+            sink.error(
+                node.pos,
+                format!("field `{name}` must be a list, found {}", node.describe()),
+            );
             return Vec::new();
         };
         items
@@ -526,7 +616,10 @@ impl<'n, 'a> Fields<'n, 'a> {
             .filter_map(|item| {
                 let s = item.as_str();
                 if s.is_none() {
-                    sink.error(item.pos, format!("items of `{name}` must be text, found {}", item.describe()));
+                    sink.error(
+                        item.pos,
+                        format!("items of `{name}` must be text, found {}", item.describe()),
+                    );
                 }
                 s
             })
@@ -545,9 +638,13 @@ mod tests {
     #[test]
     fn keeps_positions() {
         let node = parse("a: 1\nb:\n  - x\n  - { c: d }\n").unwrap().unwrap();
-        let Value::Map(pairs) = &node.value else { panic!("not a map") };
+        let Value::Map(pairs) = &node.value else {
+            panic!("not a map")
+        };
         assert_eq!(pairs[1].0.pos, Pos { line: 2, col: 1 });
-        let Value::Seq(items) = &pairs[1].1.value else { panic!("not a seq") };
+        let Value::Seq(items) = &pairs[1].1.value else {
+            panic!("not a seq")
+        };
         assert_eq!(items[1].pos.line, 4);
     }
 

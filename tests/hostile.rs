@@ -27,14 +27,20 @@ fn load_bytes(name: &str, bytes: &[u8]) -> Run {
 }
 
 /// The run was refused as an untrusted run: exit 2, no panic, an `error:`
-/// line that names `name` and says `what`.
+/// line that names `name` and says one of `what`.
 #[track_caller]
-fn assert_refused(run: &Run, name: &str, what: &str) {
-    assert!(!run.stderr.contains("panicked"), "trueup panicked\n{}", run.describe());
+fn assert_refused(run: &Run, name: &str, what: &[&str]) {
+    assert!(
+        !run.stderr.contains("panicked"),
+        "trueup panicked\n{}",
+        run.describe()
+    );
     assert_eq!(run.code, Some(2), "expected exit 2\n{}", run.describe());
     assert!(
-        run.stderr.lines().any(|l| l.starts_with("error: ") && l.contains(name) && l.contains(what)),
-        "expected an error naming `{name}` that says `{what}`\n{}",
+        run.stderr.lines().any(|l| l.starts_with("error: ")
+            && l.contains(name)
+            && what.iter().any(|w| l.contains(w))),
+        "expected an error naming `{name}` that says one of {what:?}\n{}",
         run.describe()
     );
 }
@@ -42,27 +48,27 @@ fn assert_refused(run: &Run, name: &str, what: &str) {
 #[test]
 fn empty_file() {
     let run = load_bytes("empty.yaml", b"");
-    assert_refused(&run, "empty.yaml", "empty snapshot");
+    assert_refused(&run, "empty.yaml", &["empty snapshot"]);
 }
 
 #[test]
 fn file_of_only_comments_and_blank_lines() {
     let run = load_bytes("comments.yaml", b"# nothing here yet\n\n   \n");
-    assert_refused(&run, "comments.yaml", "empty snapshot");
+    assert_refused(&run, "comments.yaml", &["empty snapshot"]);
 }
 
 #[test]
 fn truncated_in_a_flow_mapping() {
     let text = format!("{HEADER}devices:\n  - {{ id: ws-1, cores: 8 }}\n  - {{ id: ws-2, cor");
     let run = load_bytes("cut.yaml", text.as_bytes());
-    assert_refused(&run, "cut.yaml:5:", "invalid YAML");
+    assert_refused(&run, "cut.yaml:5:", &["invalid YAML"]);
 }
 
 #[test]
 fn truncated_in_a_quoted_string() {
     let text = format!("{HEADER}products:\n  - id: acme-cad\n    name: \"Acme CA");
     let run = load_bytes("cut.yaml", text.as_bytes());
-    assert_refused(&run, "cut.yaml:", "invalid YAML");
+    assert_refused(&run, "cut.yaml:", &["invalid YAML"]);
 }
 
 #[test]
@@ -71,7 +77,7 @@ fn truncated_in_a_utf8_character() {
     let mut bytes = format!("{HEADER}products:\n  - {{ id: caf").into_bytes();
     bytes.push(0xc3);
     let run = load_bytes("cut.yaml", &bytes);
-    assert_refused(&run, "cut.yaml:4:", "UTF-8");
+    assert_refused(&run, "cut.yaml:4:", &["UTF-8"]);
 }
 
 #[test]
@@ -81,7 +87,7 @@ fn not_utf8_names_the_line() {
     bytes.extend_from_slice(&[0xff, 0xfe]);
     bytes.extend_from_slice(b"-cad }\ndevices: []\n");
     let run = load_bytes("latin.yaml", &bytes);
-    assert_refused(&run, "latin.yaml:4:", "not valid UTF-8");
+    assert_refused(&run, "latin.yaml:4:", &["not valid UTF-8"]);
 }
 
 #[test]
@@ -90,56 +96,68 @@ fn utf16_file() {
     let mut bytes = vec![0xff, 0xfe];
     bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
     let run = load_bytes("utf16.yaml", &bytes);
-    assert_refused(&run, "utf16.yaml:1:", "not valid UTF-8");
+    assert_refused(&run, "utf16.yaml:1:", &["not valid UTF-8"]);
 }
 
 #[test]
 fn billion_laughs_alias_bomb() {
-    // Ten levels of ten aliases each: 10^10 nodes if expanded.
-    let mut text = format!("{HEADER}products:\n  - &a {{ id: lol, name: lol }}\n");
-    text.push_str("installations: &l0 [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n");
+    // The classic: ten levels of ten aliases each, 10^10 nodes if expanded.
+    let mut text =
+        format!("{HEADER}lol0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for level in 1..=9 {
         let prev = format!("*l{}", level - 1);
         let items = vec![prev.as_str(); 10].join(", ");
-        text.push_str(&format!("usage{level}: &l{level} [{items}]\n"));
+        text.push_str(&format!("lol{level}: &l{level} [{items}]\n"));
     }
     let run = load_bytes("bomb.yaml", text.as_bytes());
-    assert_refused(&run, "bomb.yaml:", "alias bomb");
+    assert_refused(&run, "bomb.yaml:", &["alias bomb"]);
 }
 
 #[test]
 fn alias_bomb_inside_a_record_field() {
     // The same bomb, built only from fields the format knows.
     let mut text = format!("{HEADER}devices:\n");
-    text.push_str("  - { id: d0, environment: &e0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol] }\n");
+    text.push_str(
+        "  - { id: d0, environment: &e0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol] }\n",
+    );
     for level in 1..=9 {
         let prev = format!("*e{}", level - 1);
         let items = vec![prev.as_str(); 10].join(", ");
-        text.push_str(&format!("  - {{ id: d{level}, environment: &e{level} [{items}] }}\n"));
+        text.push_str(&format!(
+            "  - {{ id: d{level}, environment: &e{level} [{items}] }}\n"
+        ));
     }
     let run = load_bytes("bomb.yaml", text.as_bytes());
-    assert_refused(&run, "bomb.yaml:", "alias bomb");
+    assert_refused(&run, "bomb.yaml:", &["alias bomb"]);
 }
 
 #[test]
 fn deep_flow_sequence_nesting() {
     let text = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
     let run = load_bytes("deep.yaml", text.as_bytes());
-    assert_refused(&run, "deep.yaml:1:", "nesting");
+    assert_refused(&run, "deep.yaml:1:", &["nesting", "recursion limit"]);
 }
 
 #[test]
 fn deep_nesting_inside_a_section() {
-    let text = format!("{HEADER}products: {}{}\n", "[".repeat(20_000), "]".repeat(20_000));
+    let text = format!(
+        "{HEADER}products: {}{}\n",
+        "[".repeat(20_000),
+        "]".repeat(20_000)
+    );
     let run = load_bytes("deep.yaml", text.as_bytes());
-    assert_refused(&run, "deep.yaml:3:", "nesting");
+    assert_refused(&run, "deep.yaml:3:", &["nesting", "recursion limit"]);
 }
 
 #[test]
 fn deep_flow_mapping_nesting() {
-    let text = format!("{HEADER}devices: [{}x{}]\n", "{a: ".repeat(20_000), "}".repeat(20_000));
+    let text = format!(
+        "{HEADER}devices: [{}x{}]\n",
+        "{a: ".repeat(20_000),
+        "}".repeat(20_000)
+    );
     let run = load_bytes("deep.yaml", text.as_bytes());
-    assert_refused(&run, "deep.yaml:3:", "nesting");
+    assert_refused(&run, "deep.yaml:3:", &["nesting", "recursion limit"]);
 }
 
 #[test]
@@ -147,26 +165,29 @@ fn deep_block_sequence_nesting() {
     // `- - - … x`: 20,000 nested block sequences on one line.
     let text = format!("{HEADER}users:\n  {}x\n", "- ".repeat(20_000));
     let run = load_bytes("deep.yaml", text.as_bytes());
-    assert_refused(&run, "deep.yaml:4:", "nesting");
+    assert_refused(&run, "deep.yaml:4:", &["nesting", "recursion limit"]);
 }
 
 #[test]
 fn deep_nesting_never_closed() {
     let run = load_bytes("deep.yaml", "[".repeat(20_000).as_bytes());
-    assert_refused(&run, "deep.yaml:1:", "");
+    assert_refused(&run, "deep.yaml:1:", &[""]);
 }
 
 #[test]
 fn huge_file_is_refused_before_reading() {
     // A sparse file one byte over the limit: nothing is written to disk, and
     // trueup must refuse it from its size instead of reading 2 GiB.
-    assert!(MAX_SNAPSHOT_BYTES >= 2 << 30, "the test assumes the limit is at least 2 GiB");
+    assert!(
+        MAX_SNAPSHOT_BYTES >= 2 << 30,
+        "the test assumes the limit is at least 2 GiB"
+    );
     let dir = tempfile::tempdir().expect("temporary directory");
     let file = File::create(dir.path().join("huge.yaml")).expect("create");
     file.set_len(MAX_SNAPSHOT_BYTES + 1).expect("set_len");
     drop(file);
     let run = position(dir.path(), "huge.yaml");
-    assert_refused(&run, "huge.yaml", "too large");
+    assert_refused(&run, "huge.yaml", &["too large"]);
 }
 
 #[test]
@@ -174,28 +195,28 @@ fn directory_instead_of_a_file() {
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::create_dir(dir.path().join("snapshots.yaml")).expect("mkdir");
     let run = position(dir.path(), "snapshots.yaml");
-    assert_refused(&run, "snapshots.yaml", "directory");
+    assert_refused(&run, "snapshots.yaml", &["directory"]);
 }
 
 #[test]
 fn missing_file() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let run = position(dir.path(), "missing.yaml");
-    assert_refused(&run, "missing.yaml", "no such file");
+    assert_refused(&run, "missing.yaml", &["no such file"]);
 }
 
 #[test]
 fn second_document() {
     let text = format!("{HEADER}---\n{HEADER}");
     let run = load_bytes("two.yaml", text.as_bytes());
-    assert_refused(&run, "two.yaml:3:", "one YAML document");
+    assert_refused(&run, "two.yaml:3:", &["one YAML document"]);
 }
 
 #[test]
 fn nul_bytes() {
     let text = format!("{HEADER}products: [{{ id: \"a\0b\" }}]\n\0\0\0");
     let run = load_bytes("nul.yaml", text.as_bytes());
-    assert_refused(&run, "nul.yaml:3:", "");
+    assert_refused(&run, "nul.yaml:3:", &[""]);
 }
 
 #[test]
@@ -203,39 +224,86 @@ fn one_good_file_and_one_bad_file_fail_together() {
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::write(dir.path().join("good.yaml"), HEADER).expect("write");
     std::fs::write(dir.path().join("bad.yaml"), b"trueup: 1\n\xff\n").expect("write");
-    let run = trueup(dir.path(), &["position", "good.yaml", "bad.yaml"]).unwrap_or_else(|e| panic!("{e}"));
-    assert_refused(&run, "bad.yaml:2:", "UTF-8");
+    let run = trueup(dir.path(), &["position", "good.yaml", "bad.yaml"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_refused(&run, "bad.yaml:2:", &["UTF-8"]);
 }
 
-/// Regression guard: quantities and core counts near `i64::MAX` used to
-/// overflow `u64` sums in `inventory::position` (a panic in debug builds, a
-/// wrapped, tiny figure in release builds). Either refusing such numbers
-/// (exit 2) or a position that does not wrap is acceptable.
+/// Loads `text` as `big.yaml` and checks the one position row: refusing the
+/// numbers (exit 2 naming the file) is fine; a panic or a figure that wrapped
+/// around below `floor` is not.
+fn assert_no_wrap(text: &str, floor: u64) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join("big.yaml"), text).expect("write");
+    let run = trueup(dir.path(), &["position", "-f", "json", "big.yaml"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !run.stderr.contains("panicked"),
+        "trueup panicked\n{}",
+        run.describe()
+    );
+    match run.code {
+        Some(2) => assert_refused(&run, "big.yaml", &[""]),
+        Some(0) => {
+            let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json output");
+            let row = &json["positions"][0];
+            for field in ["entitled", "consumed"] {
+                let n = row[field].as_u64().unwrap_or(0);
+                assert!(
+                    n >= floor,
+                    "`{field}` wrapped around to {n}\n{}",
+                    run.describe()
+                );
+            }
+        }
+        _ => panic!("expected exit 0 or 2\n{}", run.describe()),
+    }
+}
+
+// Known bug: `position_row` in src/inventory/position.rs sums entitlement
+// quantities (each up to i64::MAX) with a plain `u64` sum: a panic in debug
+// builds, a wrapped, tiny `entitled` in release builds.
 #[test]
-fn huge_quantities_and_core_counts_do_not_overflow() {
+fn huge_quantities_do_not_overflow() {
     let big = i64::MAX;
     let text = format!(
         "{HEADER}products: [{{ id: p }}]\ncontracts: [{{ id: C }}]\nentitlements:\n\
          - {{ id: E1, contract: C, product: p, metric: core, quantity: {big} }}\n\
          - {{ id: E2, contract: C, product: p, metric: core, quantity: {big} }}\n\
          - {{ id: E3, contract: C, product: p, metric: core, quantity: {big} }}\n\
+         devices: [{{ id: d1, cores: {big} }}]\ninstallations: [{{ device: d1, product: p }}]\n"
+    );
+    assert_no_wrap(&text, big as u64);
+}
+
+// Known bug: `consumption` in src/inventory/position.rs sums cores (and
+// sockets) over devices with a plain `u64` sum, with the same effect.
+#[test]
+fn huge_core_counts_do_not_overflow() {
+    let big = i64::MAX;
+    let text = format!(
+        "{HEADER}products: [{{ id: p }}]\ncontracts: [{{ id: C }}]\n\
+         entitlements: [{{ id: E1, contract: C, product: p, metric: core, quantity: {big} }}]\n\
          devices:\n- {{ id: d1, cores: {big} }}\n- {{ id: d2, cores: {big} }}\n- {{ id: d3, cores: {big} }}\n\
          installations:\n- {{ device: d1, product: p }}\n- {{ device: d2, product: p }}\n- {{ device: d3, product: p }}\n"
     );
-    let dir = tempfile::tempdir().expect("temporary directory");
-    std::fs::write(dir.path().join("big.yaml"), text).expect("write");
-    let run = trueup(dir.path(), &["position", "-f", "json", "big.yaml"]).unwrap_or_else(|e| panic!("{e}"));
-    assert!(!run.stderr.contains("panicked"), "trueup panicked\n{}", run.describe());
-    match run.code {
-        Some(2) => assert_refused(&run, "big.yaml", ""),
-        Some(0) => {
-            let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json output");
-            let row = &json["positions"][0];
-            for field in ["entitled", "consumed"] {
-                let n = row[field].as_u64().unwrap_or(0);
-                assert!(n >= big as u64, "`{field}` wrapped around to {n}\n{}", run.describe());
-            }
-        }
-        _ => panic!("expected exit 0 or 2\n{}", run.describe()),
-    }
+    assert_no_wrap(&text, big as u64);
+}
+
+#[test]
+fn windows_line_endings_and_byte_order_mark() {
+    // Not hostile, just Windows: a UTF-8 BOM and CRLF line endings load, and
+    // diagnostics still count lines right.
+    let good =
+        "\u{feff}trueup: 1\r\nsnapshot: { id: s1, taken_at: 2026-11-01 }\r\nproducts: []\r\n";
+    let run = load_bytes("windows.yaml", good.as_bytes());
+    assert_eq!(
+        run.code,
+        Some(0),
+        "a BOM and CRLF should load\n{}",
+        run.describe()
+    );
+    let bad = "\u{feff}trueup: 1\r\nsnapshot: { id: s1, taken_at: 2026-11-01 }\r\nlicences: []\r\n";
+    let run = load_bytes("windows.yaml", bad.as_bytes());
+    assert_refused(&run, "windows.yaml:3:1:", &["unknown field `licences`"]);
 }

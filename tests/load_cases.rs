@@ -52,7 +52,11 @@ fn printed(stderr: &str) -> Vec<Printed> {
                 rest = &after[digits..];
             }
             let message = rest.strip_prefix(": ").unwrap_or(rest).to_string();
-            Printed { line: numbers.first().copied().unwrap_or(0), column: numbers.get(1).copied(), message }
+            Printed {
+                line: numbers.first().copied().unwrap_or(0),
+                column: numbers.get(1).copied(),
+                message,
+            }
         })
         .collect()
 }
@@ -63,13 +67,23 @@ fn expected(case: &Case) -> Result<Vec<Expected>, String> {
     for item in items(list) {
         let num = |key: &str| -> Result<Option<u32>, String> {
             get(item, key)
-                .map(|n| n.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| format!("`{key}` must be a number")))
+                .map(|n| {
+                    n.as_str()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or_else(|| format!("`{key}` must be a number"))
+                })
                 .transpose()
         };
         let line = num("line")?.ok_or("an expected error needs `line` (0: the whole file)")?;
         let column = num("column")?;
-        let message = get(item, "message").and_then(Node::as_str).ok_or("an expected error needs `message`")?;
-        out.push(Expected { line, column, message: message.to_string() });
+        let message = get(item, "message")
+            .and_then(Node::as_str)
+            .ok_or("an expected error needs `message`")?;
+        out.push(Expected {
+            line,
+            column,
+            message: message.to_string(),
+        });
     }
     if out.is_empty() {
         return Err("`error:` lists no diagnostics".into());
@@ -78,7 +92,9 @@ fn expected(case: &Case) -> Result<Vec<Expected>, String> {
 }
 
 fn matches(want: &Expected, got: &Printed) -> bool {
-    want.line == got.line && want.column.is_none_or(|c| got.column == Some(c)) && got.message.contains(&want.message)
+    want.line == got.line
+        && want.column.is_none_or(|c| got.column == Some(c))
+        && got.message.contains(&want.message)
 }
 
 fn location(line: u32, column: Option<u32>) -> String {
@@ -91,16 +107,23 @@ fn location(line: u32, column: Option<u32>) -> String {
 
 /// Runs one case; `Err` says what went wrong.
 fn run_case(case: &Case) -> Result<(), String> {
-    let snapshot = get(case.node, "snapshot").and_then(Node::as_str).ok_or("case has no `snapshot:` text")?;
+    let snapshot = get(case.node, "snapshot")
+        .and_then(Node::as_str)
+        .ok_or("case has no `snapshot:` text")?;
     let ok = get(case.node, "ok").and_then(Node::as_str) == Some("true");
     let has_error = get(case.node, "error").is_some();
     if ok == has_error {
         return Err("a case needs exactly one of `ok: true` and `error:`".into());
     }
-    let want = if has_error { expected(case)? } else { Vec::new() };
+    let want = if has_error {
+        expected(case)?
+    } else {
+        Vec::new()
+    };
 
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
-    std::fs::write(dir.path().join(SNAPSHOT), snapshot).map_err(|e| format!("cannot write snapshot: {e}"))?;
+    std::fs::write(dir.path().join(SNAPSHOT), snapshot)
+        .map_err(|e| format!("cannot write snapshot: {e}"))?;
     let run = trueup(dir.path(), &["position", SNAPSHOT])?;
 
     let mut problems = Vec::new();
@@ -110,7 +133,10 @@ fn run_case(case: &Case) -> Result<(), String> {
     let got = printed(&run.stderr);
     if ok {
         if run.code != Some(0) {
-            problems.push(format!("expected the snapshot to load (exit 0), got exit {:?}", run.code));
+            problems.push(format!(
+                "expected the snapshot to load (exit 0), got exit {:?}",
+                run.code
+            ));
         }
     } else {
         if run.code != Some(2) {
@@ -118,12 +144,20 @@ fn run_case(case: &Case) -> Result<(), String> {
         }
         for w in &want {
             if !got.iter().any(|g| matches(w, g)) {
-                problems.push(format!("missing diagnostic `{}: {}`", location(w.line, w.column), w.message));
+                problems.push(format!(
+                    "missing diagnostic `{}: {}`",
+                    location(w.line, w.column),
+                    w.message
+                ));
             }
         }
         for g in &got {
             if !want.iter().any(|w| matches(w, g)) {
-                problems.push(format!("unexpected diagnostic `{}: {}`", location(g.line, g.column), g.message));
+                problems.push(format!(
+                    "unexpected diagnostic `{}: {}`",
+                    location(g.line, g.column),
+                    g.message
+                ));
             }
         }
     }
@@ -139,14 +173,19 @@ fn load_cases() {
     let mut failures = Vec::new();
     let mut count = 0;
     for file in case_files("load") {
-        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
-        let shown = file.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(&file).to_path_buf();
+        let text = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
+        let shown = file
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap_or(&file)
+            .to_path_buf();
         let doc = match parse_document(Path::new(&shown), &text) {
             Ok(Some(doc)) => doc,
             Ok(None) => panic!("{}: empty case file", shown.display()),
             Err(e) => panic!("{e}"),
         };
-        let cases = cases(&shown, &doc, &["note", "snapshot", "ok", "error"]).unwrap_or_else(|e| panic!("{e}"));
+        let cases = cases(&shown, &doc, &["note", "snapshot", "ok", "error"])
+            .unwrap_or_else(|e| panic!("{e}"));
         for case in cases {
             count += 1;
             if let Err(why) = run_case(&case) {

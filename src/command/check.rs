@@ -32,12 +32,18 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let (playbook, waivers) = match (args.common.playbook(), args.common.waiver_set()) {
         (Ok(p), Ok(w)) => (p, w),
         (p, w) => {
-            let errors: Vec<_> = p.err().into_iter().chain(w.err()).flat_map(|d| d.0).collect();
+            let errors: Vec<_> = p
+                .err()
+                .into_iter()
+                .chain(w.err())
+                .flat_map(|d| d.0)
+                .collect();
             print_diagnostics(&errors);
             return Ok(2);
         }
     };
-    let (evaluations, errors) = evaluate_all(&playbook, &paths, args.common.as_of, waivers.as_ref());
+    let (evaluations, errors) =
+        evaluate_all(&playbook, &paths, args.common.as_of, waivers.as_ref());
     print_diagnostics(&errors);
     let report = CheckReport {
         policies: args.common.policies.clone(),

@@ -43,7 +43,10 @@ pub struct Common {
 
 impl Common {
     pub fn limits(&self) -> Limits {
-        Limits { max_operations: self.max_operations, ..Limits::default() }
+        Limits {
+            max_operations: self.max_operations,
+            ..Limits::default()
+        }
     }
 
     pub fn playbook(&self) -> Result<Playbook, Diagnostics> {
@@ -64,7 +67,9 @@ pub fn parse_date(s: &str) -> Result<Date, String> {
 }
 
 pub fn parse_fail_on(s: &str) -> Result<FailOn, String> {
-    FailOn::parse(s).ok_or_else(|| format!("`{s}` is not a severity (info, low, medium, high, critical) or `never`"))
+    FailOn::parse(s).ok_or_else(|| {
+        format!("`{s}` is not a severity (info, low, medium, high, critical) or `never`")
+    })
 }
 
 /// Loads and evaluates every snapshot, in parallel; failures become diagnostics.
@@ -78,7 +83,15 @@ pub fn evaluate_all(
         .par_iter()
         .map(|p| {
             let snap = Arc::new(inventory::load(p)?);
-            evaluate(playbook, snap, EvalOptions { as_of, waivers, opened: None })
+            evaluate(
+                playbook,
+                snap,
+                EvalOptions {
+                    as_of,
+                    waivers,
+                    opened: None,
+                },
+            )
         })
         .collect();
     let mut evals = Vec::new();
@@ -94,7 +107,10 @@ pub fn evaluate_all(
 
 /// Loads snapshots only, for commands that need no playbook.
 pub fn load_all(paths: &[PathBuf]) -> (Vec<Arc<Snapshot>>, Vec<Diagnostic>) {
-    let results: Vec<_> = paths.par_iter().map(|p| inventory::load(p).map(Arc::new)).collect();
+    let results: Vec<_> = paths
+        .par_iter()
+        .map(|p| inventory::load(p).map(Arc::new))
+        .collect();
     let mut snaps = Vec::new();
     let mut errors = Vec::new();
     for r in results {

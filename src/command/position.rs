@@ -45,7 +45,13 @@ pub fn run(args: PositionArgs) -> anyhow::Result<u8> {
         .map(|snapshot| {
             let as_of = args.as_of.unwrap_or(snapshot.meta.taken_at);
             let positions = Arc::new(positions(&snapshot, as_of));
-            Evaluation { snapshot, as_of, positions, findings: Vec::new(), waivers: Default::default() }
+            Evaluation {
+                snapshot,
+                as_of,
+                positions,
+                findings: Vec::new(),
+                waivers: Default::default(),
+            }
         })
         .collect();
     let text = match args.format {

@@ -43,7 +43,10 @@ pub struct TestArgs {
 }
 
 pub fn run(args: TestArgs) -> anyhow::Result<u8> {
-    let limits = Limits { max_operations: args.max_operations, ..Limits::default() };
+    let limits = Limits {
+        max_operations: args.max_operations,
+        ..Limits::default()
+    };
     let playbook = match Playbook::load(&args.dir, limits) {
         Ok(p) => p,
         Err(d) => {
@@ -87,7 +90,9 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
     };
     emit(args.output.as_deref(), &text)?;
     let failed = results.iter().any(|r| !r.passed());
-    let below = args.coverage_min.is_some_and(|min| coverage.percent() < min);
+    let below = args
+        .coverage_min
+        .is_some_and(|min| coverage.percent() < min);
     if below {
         eprintln!(
             "error: coverage {:.1}% is below --coverage-min {}",
@@ -118,7 +123,12 @@ fn text(results: &[CaseResult]) -> String {
         }
     }
     let failed = results.iter().filter(|r| !r.passed()).count();
-    let _ = writeln!(out, "\n{} passed, {} failed", results.len() - failed, failed);
+    let _ = writeln!(
+        out,
+        "\n{} passed, {} failed",
+        results.len() - failed,
+        failed
+    );
     out
 }
 
@@ -136,12 +146,18 @@ impl Coverage {
             let n = results.iter().filter(|r| r.fired.contains(&id)).count();
             items.push(("rule", id.clone(), n));
             if m.defines("remediate") {
-                let n = results.iter().filter(|r| r.remediated.contains(&id)).count();
+                let n = results
+                    .iter()
+                    .filter(|r| r.remediated.contains(&id))
+                    .count();
                 items.push(("remediate", id, n));
             }
         }
         for m in playbook.routers() {
-            let n = results.iter().filter(|r| r.routed_by.contains(&m.path)).count();
+            let n = results
+                .iter()
+                .filter(|r| r.routed_by.contains(&m.path))
+                .count();
             items.push(("router", m.path.display().to_string(), n));
         }
         Coverage { items }
@@ -158,14 +174,32 @@ impl Coverage {
 
     pub fn text(&self) -> String {
         let mut out = String::from("\ncoverage:\n");
-        let width = self.items.iter().map(|i| i.0.len() + i.1.len() + 1).max().unwrap_or(0);
+        let width = self
+            .items
+            .iter()
+            .map(|i| i.0.len() + i.1.len() + 1)
+            .max()
+            .unwrap_or(0);
         for (kind, name, n) in &self.items {
             let label = format!("{kind} {name}");
-            let mark = if *n == 0 { "  <- no case exercises it" } else { "" };
-            let _ = writeln!(out, "  {label:<width$}  {n} case{}{mark}", if *n == 1 { "" } else { "s" });
+            let mark = if *n == 0 {
+                "  <- no case exercises it"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  {label:<width$}  {n} case{}{mark}",
+                if *n == 1 { "" } else { "s" }
+            );
         }
         let covered = self.items.iter().filter(|i| i.2 > 0).count();
-        let _ = writeln!(out, "coverage: {:.1}% ({covered} of {})", self.percent(), self.items.len());
+        let _ = writeln!(
+            out,
+            "coverage: {:.1}% ({covered} of {})",
+            self.percent(),
+            self.items.len()
+        );
         out
     }
 }

@@ -18,11 +18,19 @@ pub enum Severity {
 
 impl Severity {
     pub const NAMES: &'static [&'static str] = &["info", "low", "medium", "high", "critical"];
-    pub const ALL: [Severity; 5] =
-        [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
 
     pub fn parse(s: &str) -> Option<Severity> {
-        Self::NAMES.iter().position(|n| *n == s).map(|i| Self::ALL[i])
+        Self::NAMES
+            .iter()
+            .position(|n| *n == s)
+            .map(|i| Self::ALL[i])
     }
 
     pub fn as_str(self) -> &'static str {
@@ -133,7 +141,11 @@ pub fn to_json(value: &rhai::Dynamic) -> serde_json::Value {
     } else if let Some(arr) = value.read_lock::<rhai::Array>() {
         Value::Array(arr.iter().map(to_json).collect())
     } else if let Some(map) = value.read_lock::<rhai::Map>() {
-        Value::Object(map.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect())
+        Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.to_string(), to_json(v)))
+                .collect(),
+        )
     } else {
         Value::String(value.to_string())
     }

@@ -11,12 +11,24 @@ use crate::policy::{Module, Playbook};
 use crate::routing::{parse_answer, RouteSpec};
 
 /// Adds remediation options and the route to a finding.
-pub fn finish(playbook: &Playbook, inv: &Inventory, f: &mut Finding, opened: Date) -> Result<(), Diagnostic> {
+pub fn finish(
+    playbook: &Playbook,
+    inv: &Inventory,
+    f: &mut Finding,
+    opened: Date,
+) -> Result<(), Diagnostic> {
     let mut ctx = context(inv, f, opened);
     if let Some(rule) = playbook.rule(&f.rule).filter(|m| m.defines("remediate")) {
         let context = format!("while computing remediation for `{}`", f.id);
-        let out = call(playbook, rule, "remediate", (Dynamic::from(ctx.clone()), Dynamic::from(inv.clone())), &context)?;
-        f.remediation = remediation(&out).map_err(|msg| hook_error(rule, "remediate", &format!("{context}: {msg}")))?;
+        let out = call(
+            playbook,
+            rule,
+            "remediate",
+            (Dynamic::from(ctx.clone()), Dynamic::from(inv.clone())),
+            &context,
+        )?;
+        f.remediation = remediation(&out)
+            .map_err(|msg| hook_error(rule, "remediate", &format!("{context}: {msg}")))?;
         let options: rhai::Array = out.into_array().unwrap_or_default();
         ctx.insert("remediation".into(), Dynamic::from(options));
     } else {
@@ -26,7 +38,8 @@ pub fn finish(playbook: &Playbook, inv: &Inventory, f: &mut Finding, opened: Dat
     for router in playbook.routers() {
         let context = format!("while routing `{}`", f.id);
         let answer = call(playbook, router, "route", (ctx.clone(),), &context)?;
-        let spec = parse_answer(&answer).map_err(|msg| hook_error(router, "route", &format!("{context}: {msg}")))?;
+        let spec = parse_answer(&answer)
+            .map_err(|msg| hook_error(router, "route", &format!("{context}: {msg}")))?;
         if let Some(spec) = spec {
             f.route = Some(spec.dated(opened, Some(&router.path)));
             return Ok(());
@@ -51,19 +64,41 @@ fn context(inv: &Inventory, f: &Finding, opened: Date) -> Map {
             .sym(&f.subject.id)
             .and_then(|s| snap.entitlement(s))
             .map(|e| snap.str(e.product).to_string()),
-        _ => f.evidence.get("product").and_then(|p| p.as_str()).map(str::to_string),
+        _ => f
+            .evidence
+            .get("product")
+            .and_then(|p| p.as_str())
+            .map(str::to_string),
     };
-    let product = product_id.as_deref().and_then(|id| snap.sym(id)).and_then(|s| snap.product(s));
+    let product = product_id
+        .as_deref()
+        .and_then(|id| snap.sym(id))
+        .and_then(|s| snap.product(s));
     let publisher = product.and_then(|p| p.publisher);
     // An audit clause: some contract with this publisher gives notice days.
     let audit_clause = publisher.is_some_and(|p| {
-        snap.contracts.iter().any(|c| c.publisher == Some(p) && c.audit_notice_days.is_some())
+        snap.contracts
+            .iter()
+            .any(|c| c.publisher == Some(p) && c.audit_notice_days.is_some())
     });
-    m.insert("product".into(), product_id.as_deref().map_or(Dynamic::UNIT, text));
-    m.insert("publisher".into(), publisher.map_or(Dynamic::UNIT, |p| text(snap.str(p))));
+    m.insert(
+        "product".into(),
+        product_id.as_deref().map_or(Dynamic::UNIT, text),
+    );
+    m.insert(
+        "publisher".into(),
+        publisher.map_or(Dynamic::UNIT, |p| text(snap.str(p))),
+    );
     m.insert(
         "risk_tier".into(),
-        text(product.map_or(if product_id.is_some() { "high" } else { "medium" }, |p| p.risk_tier.as_str())),
+        text(product.map_or(
+            if product_id.is_some() {
+                "high"
+            } else {
+                "medium"
+            },
+            |p| p.risk_tier.as_str(),
+        )),
     );
     m.insert("audit_clause".into(), Dynamic::from(audit_clause));
     m
@@ -74,17 +109,25 @@ fn remediation(out: &Dynamic) -> Result<Vec<serde_json::Value>, String> {
         return Ok(Vec::new());
     }
     let Some(items) = out.read_lock::<rhai::Array>() else {
-        return Err(format!("`remediate` must return an array of options, returned {}", out.type_name()));
+        return Err(format!(
+            "`remediate` must return an array of options, returned {}",
+            out.type_name()
+        ));
     };
     items
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let ok = item.read_lock::<Map>().is_some_and(|m| m.get("action").is_some_and(Dynamic::is_string));
+            let ok = item
+                .read_lock::<Map>()
+                .is_some_and(|m| m.get("action").is_some_and(Dynamic::is_string));
             if ok {
                 Ok(to_json(item))
             } else {
-                Err(format!("remediation option {} must be a map with a text `action`", i + 1))
+                Err(format!(
+                    "remediation option {} must be a map with a text `action`",
+                    i + 1
+                ))
             }
         })
         .collect()
@@ -92,13 +135,6 @@ fn remediation(out: &Dynamic) -> Result<Vec<serde_json::Value>, String> {
 
 /// An error about what a hook returned, at the line where the hook is defined.
 fn hook_error(module: &Module, name: &str, message: &str) -> Diagnostic {
-    let line = module
-        .source
-        .lines()
-        .position(|l| {
-            let t = l.trim_start();
-            t.strip_prefix("fn ").is_some_and(|rest| rest.trim_start().starts_with(&format!("{name}(")))
-        })
-        .map_or(0, |i| i as u32 + 1);
-    Diagnostic::error(&module.path, line, if line > 0 { 1 } else { 0 }, message).with_source(&module.source)
+    let line = module.fn_line(name);
+    Diagnostic::error(&module.path, line, u32::from(line > 0), message).with_source(&module.source)
 }

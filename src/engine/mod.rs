@@ -36,7 +36,10 @@ pub struct Evaluation {
 impl Evaluation {
     /// Findings no router answered for.
     pub fn unrouted(&self) -> usize {
-        self.findings.iter().filter(|f| f.route.as_ref().is_some_and(|r| r.router.is_none())).count()
+        self.findings
+            .iter()
+            .filter(|f| f.route.as_ref().is_some_and(|r| r.router.is_none()))
+            .count()
     }
 }
 
@@ -53,14 +56,20 @@ pub struct EvalOptions<'a> {
 
 /// Evaluates `playbook` against `snapshot`: rules, then remediation, routing
 /// and waivers for each finding.
-pub fn evaluate(playbook: &Playbook, snapshot: Arc<Snapshot>, opts: EvalOptions) -> Result<Evaluation, Diagnostics> {
+pub fn evaluate(
+    playbook: &Playbook,
+    snapshot: Arc<Snapshot>,
+    opts: EvalOptions,
+) -> Result<Evaluation, Diagnostics> {
     let as_of = opts.as_of.unwrap_or(snapshot.meta.taken_at);
     let positions = Arc::new(positions(&snapshot, as_of));
     let waivers = opts.waivers.map(|w| Arc::new(w.clone()));
     let inv = Inventory::new(snapshot.clone(), as_of, positions.clone(), waivers);
     let rules: Vec<&Module> = playbook.rules().collect();
-    let results: Vec<Result<Vec<Finding>, Diagnostic>> =
-        rules.par_iter().map(|m| run_rule(playbook, m, &inv)).collect();
+    let results: Vec<Result<Vec<Finding>, Diagnostic>> = rules
+        .par_iter()
+        .map(|m| run_rule(playbook, m, &inv))
+        .collect();
     let mut diags = Diagnostics::default();
     let mut findings = Vec::new();
     for r in results {
@@ -75,25 +84,38 @@ pub fn evaluate(playbook: &Playbook, snapshot: Arc<Snapshot>, opts: EvalOptions)
     let hook_errors: Vec<Diagnostic> = findings
         .par_iter_mut()
         .filter_map(|f| {
-            let opened = opts.opened.and_then(|o| o.get(&f.id).copied()).unwrap_or(as_of);
+            let opened = opts
+                .opened
+                .and_then(|o| o.get(&f.id).copied())
+                .unwrap_or(as_of);
             hooks::finish(playbook, &inv, f, opened).err()
         })
         .collect();
     if !hook_errors.is_empty() {
         let mut hook_errors = hook_errors;
-        hook_errors.sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
+        hook_errors
+            .sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
         hook_errors.dedup();
         return Err(Diagnostics(hook_errors));
     }
     locate(&snapshot, &mut findings);
-    let waivers = opts.waivers.map(|w| w.apply(&mut findings, as_of)).unwrap_or_default();
+    let waivers = opts
+        .waivers
+        .map(|w| w.apply(&mut findings, as_of))
+        .unwrap_or_default();
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then_with(|| a.rule.cmp(&b.rule))
             .then_with(|| a.subject.cmp(&b.subject))
     });
-    Ok(Evaluation { snapshot, as_of, positions, findings, waivers })
+    Ok(Evaluation {
+        snapshot,
+        as_of,
+        positions,
+        findings,
+        waivers,
+    })
 }
 
 /// Calls a script function with the module's constants in scope.
@@ -110,17 +132,48 @@ pub(crate) fn call(
     playbook
         .engine
         .call_fn_with_options::<Dynamic>(options, &mut scope, &module.ast, name, args)
-        .map_err(|e| script_error(&module.path, &module.source, &e, context))
+        .map_err(|e| {
+            let d = script_error(
+                &module.path,
+                &module.source,
+                &e,
+                context,
+                playbook.engine.max_operations(),
+            );
+            if d.line > 0 {
+                return d;
+            }
+            // Rhai gives no position for some errors (limits): point at the function.
+            let line = module.fn_line(name);
+            Diagnostic {
+                line,
+                column: 1,
+                ..d
+            }
+            .with_source(&module.source)
+        })
 }
 
-fn run_rule(playbook: &Playbook, module: &Module, inv: &Inventory) -> Result<Vec<Finding>, Diagnostic> {
+fn run_rule(
+    playbook: &Playbook,
+    module: &Module,
+    inv: &Inventory,
+) -> Result<Vec<Finding>, Diagnostic> {
     let rule = module.rule_id();
     let context = format!("while evaluating rule `{rule}`");
-    let out = call(playbook, module, "check", (Dynamic::from(inv.clone()),), &context)?;
+    let out = call(
+        playbook,
+        module,
+        "check",
+        (Dynamic::from(inv.clone()),),
+        &context,
+    )?;
     let fail = |msg: String| Diagnostic::error(&module.path, 0, 0, format!("{context}: {msg}"));
-    let items = out
-        .into_array()
-        .map_err(|t| fail(format!("`check` must return an array of findings, returned {t}")))?;
+    let items = out.into_array().map_err(|t| {
+        fail(format!(
+            "`check` must return an array of findings, returned {t}"
+        ))
+    })?;
     let mut findings = Vec::with_capacity(items.len());
     let mut seen = HashMap::new();
     for item in items {
@@ -130,7 +183,10 @@ fn run_rule(playbook: &Playbook, module: &Module, inv: &Inventory) -> Result<Vec
             .ok_or_else(|| fail(format!("`check` returned a {type_name} where a finding was expected; build findings with `finding(#{{...}})`")))?;
         let f = to_finding(&rule, module, raw).map_err(fail)?;
         if seen.insert(f.id.clone(), ()).is_some() {
-            return Err(fail(format!("two findings have the same id `{}`; one finding per subject", f.id)));
+            return Err(fail(format!(
+                "two findings have the same id `{}`; one finding per subject",
+                f.id
+            )));
         }
         findings.push(f);
     }
@@ -172,7 +228,9 @@ fn to_finding(rule: &str, module: &Module, raw: Map) -> Result<Finding, String> 
 fn locate(snap: &Snapshot, findings: &mut [Finding]) {
     let mut first_install_line: Option<HashMap<crate::inventory::Sym, u32>> = None;
     for f in findings.iter_mut() {
-        let Some(sym) = snap.sym(&f.subject.id) else { continue };
+        let Some(sym) = snap.sym(&f.subject.id) else {
+            continue;
+        };
         let listed = match f.subject.kind.as_str() {
             "product" => snap.product(sym).map(|p| p.line),
             "contract" => snap.contract(sym).map(|c| c.line),
@@ -197,6 +255,9 @@ fn locate(snap: &Snapshot, findings: &mut [Finding]) {
                 .copied(),
             _ => None,
         });
-        f.location = line.map(|line| Location { file: snap.path.clone(), line });
+        f.location = line.map(|line| Location {
+            file: snap.path.clone(),
+            line,
+        });
     }
 }

@@ -154,7 +154,10 @@ impl<'p> Builder<'p> {
     /// `inventory:`).
     fn read_node(&mut self, node: &Node) {
         let crate::yaml::Value::Map(pairs) = &node.value else {
-            self.sink.error(node.pos, format!("expected an inventory mapping, found {}", node.describe()));
+            self.sink.error(
+                node.pos,
+                format!("expected an inventory mapping, found {}", node.describe()),
+            );
             return;
         };
         let mut seen: HashMap<String, Pos> = HashMap::new();
@@ -164,7 +167,10 @@ impl<'p> Builder<'p> {
             }
         }
         if seen.is_empty() {
-            self.sink.error(node.pos, "empty inventory: expected `trueup: 1` and a `snapshot:` header");
+            self.sink.error(
+                node.pos,
+                "empty inventory: expected `trueup: 1` and a `snapshot:` header",
+            );
         } else {
             self.require_header_at(&seen, node.pos);
         }
@@ -173,16 +179,23 @@ impl<'p> Builder<'p> {
     /// Checks a top-level key; `None` (after reporting) when it is not a section.
     fn section_name(&mut self, key: &Node, seen: &mut HashMap<String, Pos>) -> Option<String> {
         let Some(name) = key.as_str().map(str::to_string) else {
-            self.sink.error(key.pos, format!("expected a section name, found {}", key.describe()));
+            self.sink.error(
+                key.pos,
+                format!("expected a section name, found {}", key.describe()),
+            );
             return None;
         };
         if seen.insert(name.clone(), key.pos).is_some() {
-            self.sink.error(key.pos, format!("duplicate section `{name}`"));
+            self.sink
+                .error(key.pos, format!("duplicate section `{name}`"));
         }
         if !TOP.contains(&name.as_str()) {
             self.sink.error(
                 key.pos,
-                format!("unknown field `{name}` in snapshot; expected one of: {}", TOP.join(", ")),
+                format!(
+                    "unknown field `{name}` in snapshot; expected one of: {}",
+                    TOP.join(", ")
+                ),
             );
             return None;
         }
@@ -201,7 +214,10 @@ impl<'p> Builder<'p> {
                     }
                 }
                 _ if v.is_null() => {}
-                _ => self.sink.error(v.pos, format!("`{section}` must be a list, found {}", v.describe())),
+                _ => self.sink.error(
+                    v.pos,
+                    format!("`{section}` must be a list, found {}", v.describe()),
+                ),
             },
         }
     }
@@ -212,10 +228,12 @@ impl<'p> Builder<'p> {
 
     fn require_header_at(&mut self, seen: &HashMap<String, Pos>, pos: Pos) {
         if self.version.is_none() {
-            self.sink.error(pos, "missing format version: add `trueup: 1` at the top");
+            self.sink
+                .error(pos, "missing format version: add `trueup: 1` at the top");
         }
         if self.meta.is_none() && !seen.contains_key("snapshot") {
-            self.sink.error(pos, "missing `snapshot:` header with `id` and `taken_at`");
+            self.sink
+                .error(pos, "missing `snapshot:` header with `id` and `taken_at`");
         }
     }
 
@@ -226,25 +244,43 @@ impl<'p> Builder<'p> {
                 self.version = Some((n, v.pos));
                 self.sink.error(
                     v.pos,
-                    format!("unknown format version `{n}`: this trueup reads version {FORMAT_VERSION}"),
+                    format!(
+                        "unknown format version `{n}`: this trueup reads version {FORMAT_VERSION}"
+                    ),
                 );
             }
             None => {
                 self.version = Some((0, v.pos));
-                self.sink.error(v.pos, format!("format version must be a number, found {}", v.describe()));
+                self.sink.error(
+                    v.pos,
+                    format!("format version must be a number, found {}", v.describe()),
+                );
             }
         }
     }
 
     fn meta(&mut self, v: &Node) {
-        let Some(f) = Fields::of(v, "snapshot", &["id", "taken_at", "sources"], &mut self.sink) else {
+        let Some(f) = Fields::of(
+            v,
+            "snapshot",
+            &["id", "taken_at", "sources"],
+            &mut self.sink,
+        ) else {
             return;
         };
         let id = f.req_str("id", &mut self.sink);
         let taken_at = f.req_date("taken_at", &mut self.sink);
-        let sources = f.str_list("sources", &mut self.sink).into_iter().map(str::to_string).collect();
+        let sources = f
+            .str_list("sources", &mut self.sink)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         if let (Some(id), Some(taken_at)) = (id, taken_at) {
-            self.meta = Some(SnapshotMeta { id: id.to_string(), taken_at, sources });
+            self.meta = Some(SnapshotMeta {
+                id: id.to_string(),
+                taken_at,
+                sources,
+            });
         }
     }
 
@@ -257,13 +293,20 @@ impl<'p> Builder<'p> {
         let line = node.pos.line;
         match section {
             "products" => {
-                let Some(f) = Fields::of(node, "product", &["id", "name", "publisher", "risk_tier"], s) else {
+                let Some(f) = Fields::of(
+                    node,
+                    "product",
+                    &["id", "name", "publisher", "risk_tier"],
+                    s,
+                ) else {
                     return;
                 };
                 let id = f.req_str("id", s);
                 let name = f.str("name", s);
                 let publisher = f.str("publisher", s);
-                let tier = f.choice("risk_tier", RiskTier::NAMES, s).and_then(RiskTier::parse);
+                let tier = f
+                    .choice("risk_tier", RiskTier::NAMES, s)
+                    .and_then(RiskTier::parse);
                 if let Some(id) = id {
                     let product = Product {
                         id: self.strings.intern(id),
@@ -287,20 +330,30 @@ impl<'p> Builder<'p> {
                     "audit_notice_days",
                     "exempt_environments",
                 ];
-                let Some(f) = Fields::of(node, "contract", names, s) else { return };
+                let Some(f) = Fields::of(node, "contract", names, s) else {
+                    return;
+                };
                 let id = f.req_str("id", s);
                 let publisher = f.str("publisher", s);
                 let start = f.date("start", s);
                 let end = f.date("end", s);
-                let status = f.choice("status", ContractStatus::NAMES, s).and_then(ContractStatus::parse);
+                let status = f
+                    .choice("status", ContractStatus::NAMES, s)
+                    .and_then(ContractStatus::parse);
                 let terminated_on = f.date("terminated_on", s);
                 let true_up = f.date("true_up", s);
                 let audit_notice_days = f.count("audit_notice_days", s);
-                let exempt: Vec<String> =
-                    f.str_list("exempt_environments", s).into_iter().map(str::to_string).collect();
+                let exempt: Vec<String> = f
+                    .str_list("exempt_environments", s)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
                 if let (Some(a), Some(b)) = (start, end) {
                     if b < a {
-                        s.error(f.get("end").map_or(f.pos(), |n| n.pos), format!("contract ends ({b}) before it starts ({a})"));
+                        s.error(
+                            f.get("end").map_or(f.pos(), |n| n.pos),
+                            format!("contract ends ({b}) before it starts ({a})"),
+                        );
                     }
                 }
                 if status == Some(ContractStatus::Terminated) && terminated_on.is_none() {
@@ -332,11 +385,16 @@ impl<'p> Builder<'p> {
                     "end",
                     "maintenance_end",
                 ];
-                let Some(f) = Fields::of(node, "entitlement", names, s) else { return };
+                let Some(f) = Fields::of(node, "entitlement", names, s) else {
+                    return;
+                };
                 let id = f.req_str("id", s);
                 let contract = f.req_str("contract", s);
                 let product = f.req_str("product", s);
-                let metric = f.require("metric", s).and(f.choice("metric", Metric::NAMES, s)).and_then(Metric::parse);
+                let metric = f
+                    .require("metric", s)
+                    .and(f.choice("metric", Metric::NAMES, s))
+                    .and_then(Metric::parse);
                 let quantity = match metric {
                     Some(Metric::Site) => f.count("quantity", s).or(Some(0)),
                     _ => f.req_count("quantity", s),
@@ -346,7 +404,10 @@ impl<'p> Builder<'p> {
                 let maintenance_end = f.date("maintenance_end", s);
                 if let (Some(a), Some(b)) = (start, end) {
                     if b < a {
-                        s.error(f.get("end").map_or(f.pos(), |n| n.pos), format!("entitlement ends ({b}) before it starts ({a})"));
+                        s.error(
+                            f.get("end").map_or(f.pos(), |n| n.pos),
+                            format!("entitlement ends ({b}) before it starts ({a})"),
+                        );
                     }
                 }
                 let contract_pos = f.get("contract").map_or(f.pos(), |n| n.pos);
@@ -370,8 +431,17 @@ impl<'p> Builder<'p> {
                 }
             }
             "devices" => {
-                let names = &["id", "environment", "cores", "sockets", "virtual_host", "primary_user"];
-                let Some(f) = Fields::of(node, "device", names, s) else { return };
+                let names = &[
+                    "id",
+                    "environment",
+                    "cores",
+                    "sockets",
+                    "virtual_host",
+                    "primary_user",
+                ];
+                let Some(f) = Fields::of(node, "device", names, s) else {
+                    return;
+                };
                 let id = f.req_str("id", s);
                 let environment = f.str("environment", s);
                 let cores = f.count("cores", s);
@@ -394,17 +464,32 @@ impl<'p> Builder<'p> {
                 self.devices.push(device);
             }
             "users" => {
-                let Some(f) = Fields::of(node, "user", &["id", "active"], s) else { return };
+                let Some(f) = Fields::of(node, "user", &["id", "active"], s) else {
+                    return;
+                };
                 let id = f.req_str("id", s);
                 let active = f.bool("active", s).unwrap_or(true);
                 if let Some(id) = id {
-                    let user = User { id: self.strings.intern(id), active, line };
+                    let user = User {
+                        id: self.strings.intern(id),
+                        active,
+                        line,
+                    };
                     self.users.push(user);
                 }
             }
             "installations" => {
-                let names = &["device", "product", "version", "installed_on", "user", "discovered_by"];
-                let Some(f) = Fields::of(node, "installation", names, s) else { return };
+                let names = &[
+                    "device",
+                    "product",
+                    "version",
+                    "installed_on",
+                    "user",
+                    "discovered_by",
+                ];
+                let Some(f) = Fields::of(node, "installation", names, s) else {
+                    return;
+                };
                 let device = f.req_str("device", s);
                 let product = f.req_str("product", s);
                 let version = f.str("version", s);
@@ -426,13 +511,18 @@ impl<'p> Builder<'p> {
             }
             "usage" => {
                 let names = &["product", "period", "peak_concurrent", "active_users"];
-                let Some(f) = Fields::of(node, "usage record", names, s) else { return };
+                let Some(f) = Fields::of(node, "usage record", names, s) else {
+                    return;
+                };
                 let product = f.req_str("product", s);
                 let period = f.req_str("period", s);
                 if let Some(p) = period {
                     if Date::parse(&format!("{p}-01")).is_none() {
                         let pos = f.get("period").map_or(f.pos(), |n| n.pos);
-                        s.error(pos, format!("field `period` must be a month (YYYY-MM), found `{p}`"));
+                        s.error(
+                            pos,
+                            format!("field `period` must be a month (YYYY-MM), found `{p}`"),
+                        );
                     }
                 }
                 let peak_concurrent = f.count("peak_concurrent", s);
@@ -476,17 +566,52 @@ impl<'p> Builder<'p> {
                         file,
                         line,
                         0,
-                        format!("duplicate {what} id `{}` (first defined on line {first_line})", strings.resolve(id)),
+                        format!(
+                            "duplicate {what} id `{}` (first defined on line {first_line})",
+                            strings.resolve(id)
+                        ),
                     ));
                 } else {
                     out.insert(id, i);
                 }
             }
         }
-        unique(&self.products, "product", |p| (p.id, p.line), &strings, &mut index.products, diags, file);
-        unique(&self.contracts, "contract", |c| (c.id, c.line), &strings, &mut index.contracts, diags, file);
-        unique(&self.devices, "device", |d| (d.id, d.line), &strings, &mut index.devices, diags, file);
-        unique(&self.users, "user", |u| (u.id, u.line), &strings, &mut index.users, diags, file);
+        unique(
+            &self.products,
+            "product",
+            |p| (p.id, p.line),
+            &strings,
+            &mut index.products,
+            diags,
+            file,
+        );
+        unique(
+            &self.contracts,
+            "contract",
+            |c| (c.id, c.line),
+            &strings,
+            &mut index.contracts,
+            diags,
+            file,
+        );
+        unique(
+            &self.devices,
+            "device",
+            |d| (d.id, d.line),
+            &strings,
+            &mut index.devices,
+            diags,
+            file,
+        );
+        unique(
+            &self.users,
+            "user",
+            |u| (u.id, u.line),
+            &strings,
+            &mut index.users,
+            diags,
+            file,
+        );
 
         let mut entitlements = Vec::with_capacity(self.raw_entitlements.len());
         for (mut e, contract_pos, product_pos) in self.raw_entitlements {
@@ -522,9 +647,21 @@ impl<'p> Builder<'p> {
                 entitlements.push(e);
             }
         }
-        unique(&entitlements, "entitlement", |e| (e.id, e.line), &strings, &mut index.entitlements, diags, file);
+        unique(
+            &entitlements,
+            "entitlement",
+            |e| (e.id, e.line),
+            &strings,
+            &mut index.entitlements,
+            diags,
+            file,
+        );
         for (i, e) in entitlements.iter().enumerate() {
-            index.entitlements_by_product.entry(e.product).or_default().push(i);
+            index
+                .entitlements_by_product
+                .entry(e.product)
+                .or_default()
+                .push(i);
         }
         for &(ix, pos) in &self.hosts {
             if let Some(host) = self.devices.get(ix).and_then(|d| d.virtual_host) {
@@ -532,7 +669,10 @@ impl<'p> Builder<'p> {
                     diags.push(err(
                         pos.line,
                         pos.col,
-                        format!("`virtual_host` names device `{}`, which the snapshot does not list", strings.resolve(host)),
+                        format!(
+                            "`virtual_host` names device `{}`, which the snapshot does not list",
+                            strings.resolve(host)
+                        ),
                     ));
                 }
             }
@@ -542,8 +682,11 @@ impl<'p> Builder<'p> {
         installations.sort_by_key(|i| (i.product, i.installed_on, i.line));
         let mut start = 0;
         for i in 1..=installations.len() {
-            if i == installations.len() || installations[i].product != installations[start].product {
-                index.installs_by_product.insert(installations[start].product, start..i);
+            if i == installations.len() || installations[i].product != installations[start].product
+            {
+                index
+                    .installs_by_product
+                    .insert(installations[start].product, start..i);
                 start = i;
             }
         }
@@ -574,8 +717,10 @@ impl<'p> Builder<'p> {
 /// Lowercase hexadecimal of a digest.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }

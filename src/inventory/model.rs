@@ -82,11 +82,21 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const NAMES: &'static [&'static str] =
-        &["device", "user", "core", "processor", "concurrent", "subscription", "site"];
+    pub const NAMES: &'static [&'static str] = &[
+        "device",
+        "user",
+        "core",
+        "processor",
+        "concurrent",
+        "subscription",
+        "site",
+    ];
 
     pub fn parse(s: &str) -> Option<Metric> {
-        Self::NAMES.iter().position(|n| *n == s).map(|i| Self::ALL[i])
+        Self::NAMES
+            .iter()
+            .position(|n| *n == s)
+            .map(|i| Self::ALL[i])
     }
 
     pub const ALL: [Metric; 7] = [
@@ -288,7 +298,10 @@ impl Snapshot {
     }
 
     pub fn entitlement(&self, id: Sym) -> Option<&Entitlement> {
-        self.index.entitlements.get(&id).map(|&i| &self.entitlements[i])
+        self.index
+            .entitlements
+            .get(&id)
+            .map(|&i| &self.entitlements[i])
     }
 
     pub fn device(&self, id: Sym) -> Option<&Device> {

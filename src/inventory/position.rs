@@ -35,7 +35,11 @@ pub struct Position {
 pub fn positions(snap: &Snapshot, as_of: Date) -> Vec<Position> {
     let mut products: Vec<Sym> = snap.products.iter().map(|p| p.id).collect();
     let listed: HashSet<Sym> = products.iter().copied().collect();
-    products.extend(snap.installed_products().into_iter().filter(|p| !listed.contains(p)));
+    products.extend(
+        snap.installed_products()
+            .into_iter()
+            .filter(|p| !listed.contains(p)),
+    );
     products.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
 
     let mut rows = Vec::new();
@@ -79,8 +83,12 @@ pub fn exempt_environments(snap: &Snapshot, product: Sym, as_of: Date) -> Vec<Sy
         .collect();
     contracts.sort_unstable();
     contracts.dedup();
-    let mut iter = contracts.iter().map(|&c| &snap.contracts[c].exempt_environments);
-    let Some(first) = iter.next() else { return Vec::new() };
+    let mut iter = contracts
+        .iter()
+        .map(|&c| &snap.contracts[c].exempt_environments);
+    let Some(first) = iter.next() else {
+        return Vec::new();
+    };
     let mut common: Vec<Sym> = first.clone();
     for envs in iter {
         common.retain(|e| envs.contains(e));
@@ -112,7 +120,16 @@ fn position_row(
             (n > 0).then(|| (consumed as f64 / n as f64 * 10_000.0).round() / 10_000.0),
         ),
     };
-    Position { product, metric, entitled, consumed, shortfall, surplus, utilization, incomplete }
+    Position {
+        product,
+        metric,
+        entitled,
+        consumed,
+        shortfall,
+        surplus,
+        utilization,
+        incomplete,
+    }
 }
 
 fn distinct_devices<'a>(consuming: &[&'a Installation]) -> Vec<Sym> {
@@ -123,7 +140,12 @@ fn distinct_devices<'a>(consuming: &[&'a Installation]) -> Vec<Sym> {
 }
 
 /// What `product` consumes in `metric`, and whether that figure is incomplete.
-pub fn consumption(snap: &Snapshot, product: Sym, metric: Metric, consuming: &[&Installation]) -> (u64, bool) {
+pub fn consumption(
+    snap: &Snapshot,
+    product: Sym,
+    metric: Metric,
+    consuming: &[&Installation],
+) -> (u64, bool) {
     match metric {
         Metric::Device | Metric::Site => (distinct_devices(consuming).len() as u64, false),
         Metric::User => {
@@ -131,7 +153,9 @@ pub fn consumption(snap: &Snapshot, product: Sym, metric: Metric, consuming: &[&
             let mut users: Vec<Sym> = consuming
                 .iter()
                 .filter_map(|i| {
-                    let u = i.user.or_else(|| snap.device(i.device).and_then(|d| d.primary_user));
+                    let u = i
+                        .user
+                        .or_else(|| snap.device(i.device).and_then(|d| d.primary_user));
                     incomplete |= u.is_none();
                     u
                 })
@@ -146,7 +170,13 @@ pub fn consumption(snap: &Snapshot, product: Sym, metric: Metric, consuming: &[&
                 .into_iter()
                 .map(|d| {
                     let dev = snap.device(d);
-                    let n = dev.and_then(|d| if metric == Metric::Core { d.cores } else { d.sockets });
+                    let n = dev.and_then(|d| {
+                        if metric == Metric::Core {
+                            d.cores
+                        } else {
+                            d.sockets
+                        }
+                    });
                     incomplete |= n.is_none();
                     n.unwrap_or(0)
                 })

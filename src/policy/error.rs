@@ -27,23 +27,47 @@ pub fn compile_error(path: &Path, source: &str, err: &ParseError) -> Diagnostic 
         ParseErrorType::Reserved(word) => format!("`{word}` is reserved or disabled in policies"),
         other => lower_first(&other.to_string()),
     };
-    at(path, source, err.position(), format!("syntax error: {message}"))
+    at(
+        path,
+        source,
+        err.position(),
+        format!("syntax error: {message}"),
+    )
 }
 
 /// A run-time error, with `context` such as "while evaluating rule `overuse`".
-pub fn script_error(path: &Path, source: &str, err: &EvalAltResult, context: &str) -> Diagnostic {
+/// `max_operations` is the limit in force, for the message when it is hit.
+pub fn script_error(
+    path: &Path,
+    source: &str,
+    err: &EvalAltResult,
+    context: &str,
+    max_operations: u64,
+) -> Diagnostic {
     let mut calls = Vec::new();
     let mut err = err;
     let mut last_pos = err.position();
     while let EvalAltResult::ErrorInFunctionCall(name, _, inner, pos) = err {
         if !pos.is_none() {
             last_pos = *pos;
-            calls.push(format!("in call to `{name}` at line {}", pos.line().unwrap_or(0)));
+            calls.push(format!(
+                "in call to `{name}` at line {}",
+                pos.line().unwrap_or(0)
+            ));
         }
         err = inner;
     }
-    let pos = if err.position().is_none() { last_pos } else { err.position() };
-    let mut d = at(path, source, pos, format!("{context}: {}", describe(err)));
+    let pos = if err.position().is_none() {
+        last_pos
+    } else {
+        err.position()
+    };
+    let mut d = at(
+        path,
+        source,
+        pos,
+        format!("{context}: {}", describe(err, max_operations)),
+    );
     for call in calls.into_iter().rev() {
         d = d.with_note(call);
     }
@@ -51,10 +75,13 @@ pub fn script_error(path: &Path, source: &str, err: &EvalAltResult, context: &st
 }
 
 /// Plain words for one Rhai error, without its position.
-pub fn describe(err: &EvalAltResult) -> String {
+pub fn describe(err: &EvalAltResult, max_operations: u64) -> String {
     use EvalAltResult as E;
     match err {
-        E::ErrorTooManyOperations(_) => "stopped after reaching the operations limit; does it loop forever? (raise it with `--max-operations`)".into(),
+        E::ErrorTooManyOperations(_) => format!(
+            "stopped after {} operations; does it loop forever? (raise the limit with `--max-operations`)",
+            thousands(max_operations)
+        ),
         E::ErrorStackOverflow(_) => "calls nest too deeply; is there unbounded recursion?".into(),
         E::ErrorDataTooLarge(what, _) => format!("{} grew past its size limit", lower_first(what)),
         E::ErrorVariableNotFound(name, _) => format!("variable `{name}` is not defined"),
@@ -84,4 +111,17 @@ fn lower_first(s: &str) -> String {
         }
         _ => s.to_string(),
     }
+}
+
+/// `1000000` as `1,000,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -51,7 +51,13 @@ impl Inventory {
         positions: Arc<Vec<Position>>,
         waivers: Option<Arc<WaiverSet>>,
     ) -> Self {
-        Inventory(Arc::new(Inner { snap, as_of, positions, waivers, cache: Cache::default() }))
+        Inventory(Arc::new(Inner {
+            snap,
+            as_of,
+            positions,
+            waivers,
+            cache: Cache::default(),
+        }))
     }
 
     fn waiver_map(&self, w: &Waiver) -> Map {
@@ -61,7 +67,10 @@ impl Inventory {
         m.insert("subject".into(), text(&w.subject));
         m.insert("reason".into(), text(&w.reason));
         m.insert("approved_by".into(), text(&w.approved_by));
-        m.insert("ticket".into(), w.ticket.as_deref().map_or(Dynamic::UNIT, text));
+        m.insert(
+            "ticket".into(),
+            w.ticket.as_deref().map_or(Dynamic::UNIT, text),
+        );
         m.insert("expires".into(), Dynamic::from(w.expires));
         m.insert("active".into(), Dynamic::from(w.active_on(self.0.as_of)));
         m.insert("line".into(), Dynamic::from(i64::from(w.line)));
@@ -92,9 +101,15 @@ impl Inventory {
     pub fn product_map(&self, p: &Product) -> Map {
         let mut m = Map::new();
         m.insert("id".into(), self.text(p.id));
-        m.insert("name".into(), Dynamic::from(ImmutableString::from(p.name.as_str())));
+        m.insert(
+            "name".into(),
+            Dynamic::from(ImmutableString::from(p.name.as_str())),
+        );
         m.insert("publisher".into(), self.opt_text(p.publisher));
-        m.insert("risk_tier".into(), Dynamic::from(ImmutableString::from(p.risk_tier.as_str())));
+        m.insert(
+            "risk_tier".into(),
+            Dynamic::from(ImmutableString::from(p.risk_tier.as_str())),
+        );
         m.insert("line".into(), Dynamic::from(i64::from(p.line)));
         m
     }
@@ -105,11 +120,22 @@ impl Inventory {
         m.insert("publisher".into(), self.opt_text(c.publisher));
         m.insert("start".into(), opt_date(c.start));
         m.insert("end".into(), opt_date(c.end));
-        m.insert("status".into(), Dynamic::from(ImmutableString::from(c.status.as_str())));
+        m.insert(
+            "status".into(),
+            Dynamic::from(ImmutableString::from(c.status.as_str())),
+        );
         m.insert("terminated_on".into(), opt_date(c.terminated_on));
         m.insert("true_up".into(), opt_date(c.true_up));
-        m.insert("audit_notice_days".into(), c.audit_notice_days.map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)));
-        let envs: Array = c.exempt_environments.iter().map(|e| self.text(*e)).collect();
+        m.insert(
+            "audit_notice_days".into(),
+            c.audit_notice_days
+                .map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
+        );
+        let envs: Array = c
+            .exempt_environments
+            .iter()
+            .map(|e| self.text(*e))
+            .collect();
         m.insert("exempt_environments".into(), Dynamic::from(envs));
         m.insert("valid".into(), Dynamic::from(c.valid_on(self.0.as_of)));
         m.insert("line".into(), Dynamic::from(i64::from(c.line)));
@@ -122,12 +148,18 @@ impl Inventory {
         m.insert("id".into(), self.text(e.id));
         m.insert("contract".into(), self.text(e.contract));
         m.insert("product".into(), self.text(e.product));
-        m.insert("metric".into(), Dynamic::from(ImmutableString::from(e.metric.as_str())));
+        m.insert(
+            "metric".into(),
+            Dynamic::from(ImmutableString::from(e.metric.as_str())),
+        );
         m.insert("quantity".into(), Dynamic::from(e.quantity as i64));
         m.insert("start".into(), opt_date(e.start));
         m.insert("end".into(), opt_date(e.end));
         m.insert("maintenance_end".into(), opt_date(e.maintenance_end));
-        m.insert("valid".into(), Dynamic::from(snap.entitlement_valid(e, self.0.as_of)));
+        m.insert(
+            "valid".into(),
+            Dynamic::from(snap.entitlement_valid(e, self.0.as_of)),
+        );
         m.insert("line".into(), Dynamic::from(i64::from(e.line)));
         m
     }
@@ -136,8 +168,14 @@ impl Inventory {
         let mut m = Map::new();
         m.insert("id".into(), self.text(d.id));
         m.insert("environment".into(), self.opt_text(d.environment));
-        m.insert("cores".into(), d.cores.map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)));
-        m.insert("sockets".into(), d.sockets.map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)));
+        m.insert(
+            "cores".into(),
+            d.cores.map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
+        );
+        m.insert(
+            "sockets".into(),
+            d.sockets.map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
+        );
         m.insert("virtual_host".into(), self.opt_text(d.virtual_host));
         m.insert("primary_user".into(), self.opt_text(d.primary_user));
         m.insert("line".into(), Dynamic::from(i64::from(d.line)));
@@ -160,7 +198,10 @@ impl Inventory {
         m.insert("installed_on".into(), opt_date(i.installed_on));
         m.insert("user".into(), self.opt_text(i.user));
         m.insert("discovered_by".into(), self.opt_text(i.discovered_by));
-        m.insert("device_listed".into(), Dynamic::from(self.0.snap.device(i.device).is_some()));
+        m.insert(
+            "device_listed".into(),
+            Dynamic::from(self.0.snap.device(i.device).is_some()),
+        );
         m.insert("line".into(), Dynamic::from(i64::from(i.line)));
         m
     }
@@ -168,9 +209,20 @@ impl Inventory {
     fn usage_map(&self, u: &Usage) -> Map {
         let mut m = Map::new();
         m.insert("product".into(), self.text(u.product));
-        m.insert("period".into(), Dynamic::from(ImmutableString::from(u.period.as_str())));
-        m.insert("peak_concurrent".into(), u.peak_concurrent.map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)));
-        m.insert("active_users".into(), u.active_users.map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)));
+        m.insert(
+            "period".into(),
+            Dynamic::from(ImmutableString::from(u.period.as_str())),
+        );
+        m.insert(
+            "peak_concurrent".into(),
+            u.peak_concurrent
+                .map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
+        );
+        m.insert(
+            "active_users".into(),
+            u.active_users
+                .map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
+        );
         m.insert("line".into(), Dynamic::from(i64::from(u.line)));
         m
     }
@@ -181,23 +233,44 @@ impl Inventory {
         let product = snap.product(p.product);
         let mut m = Map::new();
         m.insert("product".into(), self.text(p.product));
-        m.insert("product_name".into(), match product {
-            Some(pr) => Dynamic::from(ImmutableString::from(pr.name.as_str())),
-            None => self.text(p.product),
-        });
+        m.insert(
+            "product_name".into(),
+            match product {
+                Some(pr) => Dynamic::from(ImmutableString::from(pr.name.as_str())),
+                None => self.text(p.product),
+            },
+        );
         m.insert("listed".into(), Dynamic::from(product.is_some()));
-        m.insert("publisher".into(), self.opt_text(product.and_then(|p| p.publisher)));
+        m.insert(
+            "publisher".into(),
+            self.opt_text(product.and_then(|p| p.publisher)),
+        );
         m.insert(
             "risk_tier".into(),
-            Dynamic::from(ImmutableString::from(product.map_or(RiskTier::Medium, |p| p.risk_tier).as_str())),
+            Dynamic::from(ImmutableString::from(
+                product.map_or(RiskTier::Medium, |p| p.risk_tier).as_str(),
+            )),
         );
-        m.insert("metric".into(), Dynamic::from(ImmutableString::from(p.metric.as_str())));
-        m.insert("entitled".into(), p.entitled.map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)));
+        m.insert(
+            "metric".into(),
+            Dynamic::from(ImmutableString::from(p.metric.as_str())),
+        );
+        m.insert(
+            "entitled".into(),
+            p.entitled
+                .map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
+        );
         m.insert("unlimited".into(), Dynamic::from(p.entitled.is_none()));
         m.insert("consumed".into(), Dynamic::from(p.consumed as i64));
         m.insert("shortfall".into(), Dynamic::from(p.shortfall as i64));
-        m.insert("surplus".into(), p.surplus.map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)));
-        m.insert("utilization".into(), p.utilization.map_or(Dynamic::UNIT, Dynamic::from_float));
+        m.insert(
+            "surplus".into(),
+            p.surplus.map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
+        );
+        m.insert(
+            "utilization".into(),
+            p.utilization.map_or(Dynamic::UNIT, Dynamic::from_float),
+        );
         m.insert("incomplete".into(), Dynamic::from(p.incomplete));
         m
     }
@@ -214,7 +287,9 @@ impl Inventory {
             if snap.device(i.device).is_some() {
                 continue;
             }
-            let e = by_device.entry(snap.str(i.device)).or_insert((Vec::new(), 0, None, u32::MAX));
+            let e = by_device
+                .entry(snap.str(i.device))
+                .or_insert((Vec::new(), 0, None, u32::MAX));
             if !e.0.contains(&i.product) {
                 e.0.push(i.product);
             }
@@ -235,7 +310,12 @@ impl Inventory {
                 m.insert("installations".into(), Dynamic::from(count));
                 m.insert(
                     "products".into(),
-                    Dynamic::from(names.into_iter().map(|n| Dynamic::from(ImmutableString::from(n))).collect::<Array>()),
+                    Dynamic::from(
+                        names
+                            .into_iter()
+                            .map(|n| Dynamic::from(ImmutableString::from(n)))
+                            .collect::<Array>(),
+                    ),
                 );
                 m.insert("first_installed".into(), opt_date(first));
                 m.insert("line".into(), Dynamic::from(i64::from(line)));
@@ -268,17 +348,27 @@ pub fn register(engine: &mut Engine) {
     engine
         .register_fn("finding", finding)
         .register_fn("join", |items: Array, sep: &str| {
-            items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(sep)
+            items
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(sep)
         })
         .register_fn("plural", |n: i64, word: &str| {
-            if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+            if n == 1 {
+                format!("1 {word}")
+            } else {
+                format!("{n} {word}s")
+            }
         });
 }
 
 fn register_dates(engine: &mut Engine) {
     engine
         .register_type_with_name::<Date>("Date")
-        .register_fn("date", |s: &str| -> Fallible<Date> { Date::parse(s).ok_or_else(|| bad_date(s)) })
+        .register_fn("date", |s: &str| -> Fallible<Date> {
+            Date::parse(s).ok_or_else(|| bad_date(s))
+        })
         .register_fn("days", |n: i64| n)
         .register_fn("weeks", |n: i64| n * 7)
         .register_fn("days_between", |a: Date, b: Date| a.days_until(b))
@@ -308,112 +398,230 @@ fn register_inventory(engine: &mut Engine) {
         .register_get("snapshot", |inv: &mut Inventory| {
             let meta = &inv.snapshot().meta;
             let mut m = Map::new();
-            m.insert("id".into(), Dynamic::from(ImmutableString::from(meta.id.as_str())));
+            m.insert(
+                "id".into(),
+                Dynamic::from(ImmutableString::from(meta.id.as_str())),
+            );
             m.insert("taken_at".into(), Dynamic::from(meta.taken_at));
-            let sources: Array = meta.sources.iter().map(|s| Dynamic::from(ImmutableString::from(s.as_str()))).collect();
+            let sources: Array = meta
+                .sources
+                .iter()
+                .map(|s| Dynamic::from(ImmutableString::from(s.as_str())))
+                .collect();
             m.insert("sources".into(), Dynamic::from(sources));
             m
         })
         .register_get("products", |inv: &mut Inventory| {
-            inv.cached(&inv.0.cache.products, || maps(&inv.0.snap.products, |p| inv.product_map(p)))
+            inv.cached(&inv.0.cache.products, || {
+                maps(&inv.0.snap.products, |p| inv.product_map(p))
+            })
         })
         .register_get("contracts", |inv: &mut Inventory| {
-            inv.cached(&inv.0.cache.contracts, || maps(&inv.0.snap.contracts, |c| inv.contract_map(c)))
+            inv.cached(&inv.0.cache.contracts, || {
+                maps(&inv.0.snap.contracts, |c| inv.contract_map(c))
+            })
         })
         .register_get("entitlements", |inv: &mut Inventory| {
-            inv.cached(&inv.0.cache.entitlements, || maps(&inv.0.snap.entitlements, |e| inv.entitlement_map(e)))
+            inv.cached(&inv.0.cache.entitlements, || {
+                maps(&inv.0.snap.entitlements, |e| inv.entitlement_map(e))
+            })
         })
         .register_get("devices", |inv: &mut Inventory| {
-            inv.cached(&inv.0.cache.devices, || maps(&inv.0.snap.devices, |d| inv.device_map(d)))
+            inv.cached(&inv.0.cache.devices, || {
+                maps(&inv.0.snap.devices, |d| inv.device_map(d))
+            })
         })
         .register_get("users", |inv: &mut Inventory| {
-            inv.cached(&inv.0.cache.users, || maps(&inv.0.snap.users, |u| inv.user_map(u)))
+            inv.cached(&inv.0.cache.users, || {
+                maps(&inv.0.snap.users, |u| inv.user_map(u))
+            })
         })
         .register_get("installations", |inv: &mut Inventory| {
-            inv.cached(&inv.0.cache.installations, || maps(&inv.0.snap.installations, |i| inv.installation_map(i)))
+            inv.cached(&inv.0.cache.installations, || {
+                maps(&inv.0.snap.installations, |i| inv.installation_map(i))
+            })
         })
         .register_get("usage", |inv: &mut Inventory| {
-            inv.cached(&inv.0.cache.usage, || maps(&inv.0.snap.usage, |u| inv.usage_map(u)))
+            inv.cached(&inv.0.cache.usage, || {
+                maps(&inv.0.snap.usage, |u| inv.usage_map(u))
+            })
         })
         .register_fn("product", |inv: &mut Inventory, id: &str| {
-            or_unit(inv.lookup(id).and_then(|s| inv.0.snap.product(s)).map(|p| inv.product_map(p)))
+            or_unit(
+                inv.lookup(id)
+                    .and_then(|s| inv.0.snap.product(s))
+                    .map(|p| inv.product_map(p)),
+            )
         })
         .register_fn("contract", |inv: &mut Inventory, id: &str| {
-            or_unit(inv.lookup(id).and_then(|s| inv.0.snap.contract(s)).map(|c| inv.contract_map(c)))
+            or_unit(
+                inv.lookup(id)
+                    .and_then(|s| inv.0.snap.contract(s))
+                    .map(|c| inv.contract_map(c)),
+            )
         })
         .register_fn("entitlement", |inv: &mut Inventory, id: &str| {
-            or_unit(inv.lookup(id).and_then(|s| inv.0.snap.entitlement(s)).map(|e| inv.entitlement_map(e)))
+            or_unit(
+                inv.lookup(id)
+                    .and_then(|s| inv.0.snap.entitlement(s))
+                    .map(|e| inv.entitlement_map(e)),
+            )
         })
         .register_fn("device", |inv: &mut Inventory, id: &str| {
-            or_unit(inv.lookup(id).and_then(|s| inv.0.snap.device(s)).map(|d| inv.device_map(d)))
+            or_unit(
+                inv.lookup(id)
+                    .and_then(|s| inv.0.snap.device(s))
+                    .map(|d| inv.device_map(d)),
+            )
         })
         .register_fn("user", |inv: &mut Inventory, id: &str| {
-            or_unit(inv.lookup(id).and_then(|s| inv.0.snap.user(s)).map(|u| inv.user_map(u)))
+            or_unit(
+                inv.lookup(id)
+                    .and_then(|s| inv.0.snap.user(s))
+                    .map(|u| inv.user_map(u)),
+            )
         })
         .register_fn("positions", |inv: &mut Inventory| {
-            inv.cached(&inv.0.cache.positions, || maps(&inv.0.positions, |p| inv.position_map(p)))
+            inv.cached(&inv.0.cache.positions, || {
+                maps(&inv.0.positions, |p| inv.position_map(p))
+            })
         })
-        .register_fn("positions_of", |inv: &mut Inventory, product: &str| -> Array {
-            let Some(sym) = inv.lookup(product) else { return Array::new() };
-            inv.0.positions.iter().filter(|p| p.product == sym).map(|p| Dynamic::from(inv.position_map(p))).collect()
-        })
-        .register_fn("entitlements_of", |inv: &mut Inventory, product: &str| -> Array {
-            let Some(sym) = inv.lookup(product) else { return Array::new() };
-            inv.0.snap.entitlements_of(sym).map(|e| Dynamic::from(inv.entitlement_map(e))).collect()
-        })
-        .register_fn("installations_of", |inv: &mut Inventory, product: &str| -> Array {
-            let Some(sym) = inv.lookup(product) else { return Array::new() };
-            maps(inv.0.snap.installations_of(sym), |i| inv.installation_map(i))
-        })
-        .register_fn("installations_of", |inv: &mut Inventory, product: &str, from: Date, to: Date| -> Array {
-            let Some(sym) = inv.lookup(product) else { return Array::new() };
-            maps(inv.0.snap.installations_between(sym, from, to), |i| inv.installation_map(i))
-        })
-        .register_fn("install_count", |inv: &mut Inventory, product: &str| -> i64 {
-            inv.lookup(product).map_or(0, |s| inv.0.snap.installations_of(s).len() as i64)
-        })
-        .register_fn("install_count", |inv: &mut Inventory, product: &str, from: Date, to: Date| -> i64 {
-            inv.lookup(product).map_or(0, |s| inv.0.snap.installations_between(s, from, to).len() as i64)
-        })
-        .register_fn("consuming_devices", |inv: &mut Inventory, product: &str| -> Array {
-            let Some(sym) = inv.lookup(product) else { return Array::new() };
-            let mut devices: Vec<Sym> =
-                consuming_installations(&inv.0.snap, sym, inv.0.as_of).into_iter().map(|i| i.device).collect();
-            devices.sort_by(|a, b| inv.0.snap.str(*a).cmp(inv.0.snap.str(*b)));
-            devices.dedup();
-            devices.into_iter().map(|d| inv.text(d)).collect()
-        })
+        .register_fn(
+            "positions_of",
+            |inv: &mut Inventory, product: &str| -> Array {
+                let Some(sym) = inv.lookup(product) else {
+                    return Array::new();
+                };
+                inv.0
+                    .positions
+                    .iter()
+                    .filter(|p| p.product == sym)
+                    .map(|p| Dynamic::from(inv.position_map(p)))
+                    .collect()
+            },
+        )
+        .register_fn(
+            "entitlements_of",
+            |inv: &mut Inventory, product: &str| -> Array {
+                let Some(sym) = inv.lookup(product) else {
+                    return Array::new();
+                };
+                inv.0
+                    .snap
+                    .entitlements_of(sym)
+                    .map(|e| Dynamic::from(inv.entitlement_map(e)))
+                    .collect()
+            },
+        )
+        .register_fn(
+            "installations_of",
+            |inv: &mut Inventory, product: &str| -> Array {
+                let Some(sym) = inv.lookup(product) else {
+                    return Array::new();
+                };
+                maps(inv.0.snap.installations_of(sym), |i| {
+                    inv.installation_map(i)
+                })
+            },
+        )
+        .register_fn(
+            "installations_of",
+            |inv: &mut Inventory, product: &str, from: Date, to: Date| -> Array {
+                let Some(sym) = inv.lookup(product) else {
+                    return Array::new();
+                };
+                maps(inv.0.snap.installations_between(sym, from, to), |i| {
+                    inv.installation_map(i)
+                })
+            },
+        )
+        .register_fn(
+            "install_count",
+            |inv: &mut Inventory, product: &str| -> i64 {
+                inv.lookup(product)
+                    .map_or(0, |s| inv.0.snap.installations_of(s).len() as i64)
+            },
+        )
+        .register_fn(
+            "install_count",
+            |inv: &mut Inventory, product: &str, from: Date, to: Date| -> i64 {
+                inv.lookup(product).map_or(0, |s| {
+                    inv.0.snap.installations_between(s, from, to).len() as i64
+                })
+            },
+        )
+        .register_fn(
+            "consuming_devices",
+            |inv: &mut Inventory, product: &str| -> Array {
+                let Some(sym) = inv.lookup(product) else {
+                    return Array::new();
+                };
+                let mut devices: Vec<Sym> = consuming_installations(&inv.0.snap, sym, inv.0.as_of)
+                    .into_iter()
+                    .map(|i| i.device)
+                    .collect();
+                devices.sort_by(|a, b| inv.0.snap.str(*a).cmp(inv.0.snap.str(*b)));
+                devices.dedup();
+                devices.into_iter().map(|d| inv.text(d)).collect()
+            },
+        )
         .register_fn("usage_of", |inv: &mut Inventory, product: &str| -> Array {
-            let Some(sym) = inv.lookup(product) else { return Array::new() };
+            let Some(sym) = inv.lookup(product) else {
+                return Array::new();
+            };
             maps(inv.0.snap.usage_of(sym), |u| inv.usage_map(u))
         })
         .register_fn("installed_products", |inv: &mut Inventory| -> Array {
-            inv.0.snap.installed_products().into_iter().map(|p| inv.text(p)).collect()
+            inv.0
+                .snap
+                .installed_products()
+                .into_iter()
+                .map(|p| inv.text(p))
+                .collect()
         })
         .register_fn("waivers", |inv: &mut Inventory| -> Array {
-            let Some(set) = &inv.0.waivers else { return Array::new() };
-            set.waivers.iter().map(|w| Dynamic::from(inv.waiver_map(w))).collect()
+            let Some(set) = &inv.0.waivers else {
+                return Array::new();
+            };
+            set.waivers
+                .iter()
+                .map(|w| Dynamic::from(inv.waiver_map(w)))
+                .collect()
         })
-        .register_fn("waivers_matching", |inv: &mut Inventory, rule: &str, subject: &str| -> Array {
-            let Some(set) = &inv.0.waivers else { return Array::new() };
-            set.matching(rule, subject).map(|w| Dynamic::from(inv.waiver_map(w))).collect()
-        })
-        .register_fn("idle_devices", |inv: &mut Inventory, product: &str| -> Array {
-            let Some(sym) = inv.lookup(product) else { return Array::new() };
-            let snap = &inv.0.snap;
-            let mut devices: Vec<Sym> = consuming_installations(snap, sym, inv.0.as_of)
-                .into_iter()
-                .filter(|i| {
-                    // Idle: the user it is recorded against is listed as inactive.
-                    let user = i.user.or_else(|| snap.device(i.device).and_then(|d| d.primary_user));
-                    user.and_then(|u| snap.user(u)).is_some_and(|u| !u.active)
-                })
-                .map(|i| i.device)
-                .collect();
-            devices.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
-            devices.dedup();
-            devices.into_iter().map(|d| inv.text(d)).collect()
-        })
+        .register_fn(
+            "waivers_matching",
+            |inv: &mut Inventory, rule: &str, subject: &str| -> Array {
+                let Some(set) = &inv.0.waivers else {
+                    return Array::new();
+                };
+                set.matching(rule, subject)
+                    .map(|w| Dynamic::from(inv.waiver_map(w)))
+                    .collect()
+            },
+        )
+        .register_fn(
+            "idle_devices",
+            |inv: &mut Inventory, product: &str| -> Array {
+                let Some(sym) = inv.lookup(product) else {
+                    return Array::new();
+                };
+                let snap = &inv.0.snap;
+                let mut devices: Vec<Sym> = consuming_installations(snap, sym, inv.0.as_of)
+                    .into_iter()
+                    .filter(|i| {
+                        // Idle: the user it is recorded against is listed as inactive.
+                        let user = i
+                            .user
+                            .or_else(|| snap.device(i.device).and_then(|d| d.primary_user));
+                        user.and_then(|u| snap.user(u)).is_some_and(|u| !u.active)
+                    })
+                    .map(|i| i.device)
+                    .collect();
+                devices.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
+                devices.dedup();
+                devices.into_iter().map(|d| inv.text(d)).collect()
+            },
+        )
         .register_fn("unlisted_devices", |inv: &mut Inventory| {
             inv.cached(&inv.0.cache.unlisted_devices, || inv.unlisted_devices())
         });
@@ -438,12 +646,17 @@ fn finding(map: Map) -> Fallible<Map> {
         .and_then(|s| s.read_lock::<Map>().map(|m| m.clone()))
         .ok_or("finding needs `subject: #{ kind, id }`")?;
     for key in ["kind", "id"] {
-        let ok = subject.get(key).is_some_and(|v| v.is_string() && !v.to_string().is_empty());
+        let ok = subject
+            .get(key)
+            .is_some_and(|v| v.is_string() && !v.to_string().is_empty());
         if !ok {
             return Err(format!("finding subject needs a non-empty text `{key}`").into());
         }
     }
-    let severity = map.get("severity").map(|s| s.to_string()).unwrap_or_default();
+    let severity = map
+        .get("severity")
+        .map(|s| s.to_string())
+        .unwrap_or_default();
     if Severity::parse(&severity).is_none() {
         return Err(format!(
             "finding severity must be one of {}, found `{severity}`",

@@ -43,7 +43,10 @@ impl Module {
     /// The rule id: the `ID` constant, else the file's stem.
     pub fn rule_id(&self) -> String {
         self.constant_str("ID").unwrap_or_else(|| {
-            self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+            self.path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
         })
     }
 
@@ -52,6 +55,18 @@ impl Module {
     /// [`super::sandbox::engine`]).
     pub fn constants_tag(&self) -> Dynamic {
         self.tag.clone()
+    }
+
+    /// The line where function `name` is defined, or 0.
+    pub fn fn_line(&self, name: &str) -> u32 {
+        self.source
+            .lines()
+            .position(|l| {
+                l.trim_start()
+                    .strip_prefix("fn ")
+                    .is_some_and(|rest| rest.trim_start().starts_with(&format!("{name}(")))
+            })
+            .map_or(0, |i| i as u32 + 1)
     }
 
     /// Whether the script defines `check`, i.e. is a rule.
@@ -81,7 +96,12 @@ impl Playbook {
             let source = match std::fs::read_to_string(&path) {
                 Ok(s) => s,
                 Err(e) => {
-                    diags.push(Diagnostic::error(&path, 0, 0, format!("cannot read script: {e}")));
+                    diags.push(Diagnostic::error(
+                        &path,
+                        0,
+                        0,
+                        format!("cannot read script: {e}"),
+                    ));
                     continue;
                 }
             };
@@ -96,7 +116,12 @@ impl Playbook {
             }
         }
         let digest = crate::inventory::load::hex(&hasher.finalize());
-        let playbook = Playbook { root: root.to_path_buf(), engine, modules, digest };
+        let playbook = Playbook {
+            root: root.to_path_buf(),
+            engine,
+            modules,
+            digest,
+        };
         if let Err(d) = playbook.check_rule_ids() {
             diags.0.extend(d.0);
         }
@@ -113,7 +138,10 @@ impl Playbook {
                     &m.path,
                     0,
                     0,
-                    format!("duplicate rule id `{id}` (also the id of {})", first.display()),
+                    format!(
+                        "duplicate rule id `{id}` (also the id of {})",
+                        first.display()
+                    ),
                 ));
             } else {
                 seen.push((id, &m.path));
@@ -141,7 +169,12 @@ impl Playbook {
 /// Every `*.rhai` below `root`, in path order.
 pub fn script_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     if !root.is_dir() {
-        return Err(Diagnostic::error(root, 0, 0, "policies folder not found (pass `-p DIR`)"));
+        return Err(Diagnostic::error(
+            root,
+            0,
+            0,
+            "policies folder not found (pass `-p DIR`)",
+        ));
     }
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -175,15 +208,32 @@ pub fn compile(engine: &Engine, path: &Path, source: String) -> Result<Module, D
         .map_err(|e| compile_error(path, &source, &e))?;
     ast.set_source(name);
     let functions = ast.iter_functions().map(|f| f.name.to_string()).collect();
-    let tag: rhai::Map = constants.iter().map(|(n, v)| (n.as_str().into(), v.clone())).collect();
+    let tag: rhai::Map = constants
+        .iter()
+        .map(|(n, v)| (n.as_str().into(), v.clone()))
+        .collect();
     let tag = Dynamic::from(tag).into_shared();
-    Ok(Module { path: path.to_path_buf(), source, ast, constants, functions, tag })
+    Ok(Module {
+        path: path.to_path_buf(),
+        source,
+        ast,
+        constants,
+        functions,
+        tag,
+    })
 }
 
-fn constants(engine: &Engine, path: &Path, source: &str) -> Result<Vec<(String, Dynamic)>, Diagnostic> {
+fn constants(
+    engine: &Engine,
+    path: &Path,
+    source: &str,
+) -> Result<Vec<(String, Dynamic)>, Diagnostic> {
     // Strict variables would reject the constants' own uses inside functions
     // in this first pass; the second, strict pass checks everything.
-    let mut lenient = sandbox::engine(Limits { max_operations: 100_000, ..Limits::default() });
+    let mut lenient = sandbox::engine(Limits {
+        max_operations: 100_000,
+        ..Limits::default()
+    });
     lenient.set_strict_variables(false);
     let ast = lenient.compile(source).map_err(|e| {
         // Report the strict engine's view of a syntax error: it is the same error.
@@ -193,9 +243,15 @@ fn constants(engine: &Engine, path: &Path, source: &str) -> Result<Vec<(String, 
         }
     })?;
     let mut scope = Scope::new();
-    lenient
-        .run_ast_with_scope(&mut scope, &ast)
-        .map_err(|e| script_error(path, source, &e, "while evaluating top-level constants"))?;
+    lenient.run_ast_with_scope(&mut scope, &ast).map_err(|e| {
+        script_error(
+            path,
+            source,
+            &e,
+            "while evaluating top-level constants",
+            100_000,
+        )
+    })?;
     Ok(scope
         .iter()
         .filter(|(_, is_const, _)| *is_const)

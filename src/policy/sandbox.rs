@@ -65,7 +65,10 @@ pub fn engine(limits: Limits) -> Engine {
         if index > 0 {
             return Ok(None);
         }
-        Ok(ctx.tag().read_lock::<rhai::Map>().and_then(|m| m.get(name).cloned()))
+        Ok(ctx
+            .tag()
+            .read_lock::<rhai::Map>()
+            .and_then(|m| m.get(name).cloned()))
     });
     host::register(&mut engine);
     engine

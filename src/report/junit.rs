@@ -32,9 +32,15 @@ pub struct Suite {
 /// Renders suites as one `<testsuites>` document.
 pub fn render(suites: &[Suite]) -> String {
     let tests: usize = suites.iter().map(|s| s.cases.len()).sum();
-    let failures: usize = suites.iter().map(|s| s.cases.iter().filter(|c| !c.2.is_empty()).count()).sum();
+    let failures: usize = suites
+        .iter()
+        .map(|s| s.cases.iter().filter(|c| !c.2.is_empty()).count())
+        .sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(out, "<testsuites name=\"trueup\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"trueup\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">"
+    );
     for s in suites {
         let failed = s.cases.iter().filter(|c| !c.2.is_empty()).count();
         let _ = writeln!(
@@ -44,7 +50,12 @@ pub fn render(suites: &[Suite]) -> String {
             s.cases.len()
         );
         for (name, class, fails) in &s.cases {
-            let _ = write!(out, "    <testcase name=\"{}\" classname=\"{}\"", escape(name), escape(class));
+            let _ = write!(
+                out,
+                "    <testcase name=\"{}\" classname=\"{}\"",
+                escape(name),
+                escape(class)
+            );
             if fails.is_empty() {
                 out.push_str("/>\n");
                 continue;
@@ -71,10 +82,17 @@ pub fn tests(results: &[CaseResult]) -> String {
     for r in results {
         let name = r.file.display().to_string();
         if suites.last().is_none_or(|s| s.name != name) {
-            suites.push(Suite { name: name.clone(), cases: Vec::new() });
+            suites.push(Suite {
+                name: name.clone(),
+                cases: Vec::new(),
+            });
         }
         let suite = suites.last_mut().expect("pushed above");
-        suite.cases.push((format!("line {}: {}", r.line, r.note), name, r.failures.clone()));
+        suite.cases.push((
+            format!("line {}: {}", r.line, r.note),
+            name,
+            r.failures.clone(),
+        ));
     }
     render(&suites)
 }

@@ -51,7 +51,9 @@ pub struct CheckReport {
 impl CheckReport {
     /// Every finding of every snapshot, in report order.
     pub fn findings(&self) -> impl Iterator<Item = (&Evaluation, &Finding)> {
-        self.evaluations.iter().flat_map(|e| e.findings.iter().map(move |f| (e, f)))
+        self.evaluations
+            .iter()
+            .flat_map(|e| e.findings.iter().map(move |f| (e, f)))
     }
 
     /// Counts by severity (index = severity), not counting waived findings.
@@ -68,7 +70,9 @@ impl CheckReport {
     }
 
     pub fn failing(&self) -> usize {
-        self.findings().filter(|(_, f)| self.fail_on.fails(f)).count()
+        self.findings()
+            .filter(|(_, f)| self.fail_on.fails(f))
+            .count()
     }
 
     /// 2 when the run could not be trusted, 1 when a finding fails it, else 0.

@@ -22,9 +22,12 @@ fn row_json(e: &Evaluation, p: &Position) -> Value {
 }
 
 pub fn json(evals: &[Evaluation]) -> String {
-    let rows: Vec<Value> =
-        evals.iter().flat_map(|e| e.positions.iter().map(move |p| row_json(e, p))).collect();
-    let mut out = serde_json::to_string_pretty(&json!({ "positions": rows })).expect("json values serialize");
+    let rows: Vec<Value> = evals
+        .iter()
+        .flat_map(|e| e.positions.iter().map(move |p| row_json(e, p)))
+        .collect();
+    let mut out =
+        serde_json::to_string_pretty(&json!({ "positions": rows })).expect("json values serialize");
     out.push('\n');
     out
 }
@@ -32,13 +35,33 @@ pub fn json(evals: &[Evaluation]) -> String {
 pub fn table(evals: &[Evaluation]) -> String {
     let mut out = String::new();
     for e in evals {
-        let _ = writeln!(out, "{} (snapshot `{}`, as of {})", e.snapshot.path.display(), e.snapshot.meta.id, e.as_of);
-        let header = ["product", "metric", "entitled", "consumed", "shortfall", "surplus", "utilization"];
+        let _ = writeln!(
+            out,
+            "{} (snapshot `{}`, as of {})",
+            e.snapshot.path.display(),
+            e.snapshot.meta.id,
+            e.as_of
+        );
+        let header = [
+            "product",
+            "metric",
+            "entitled",
+            "consumed",
+            "shortfall",
+            "surplus",
+            "utilization",
+        ];
         let mut rows: Vec<[String; 7]> = vec![header.map(str::to_string)];
         for p in e.positions.iter() {
             let num = |n: Option<u64>| n.map_or("unlimited".to_string(), |n| n.to_string());
-            let util = p.utilization.map_or("-".to_string(), |u| format!("{:.1}%", u * 100.0));
-            let consumed = if p.incomplete { format!("{}+", p.consumed) } else { p.consumed.to_string() };
+            let util = p
+                .utilization
+                .map_or("-".to_string(), |u| format!("{:.1}%", u * 100.0));
+            let consumed = if p.incomplete {
+                format!("{}+", p.consumed)
+            } else {
+                p.consumed.to_string()
+            };
             rows.push([
                 e.snapshot.str(p.product).to_string(),
                 p.metric.as_str().to_string(),
@@ -49,7 +72,9 @@ pub fn table(evals: &[Evaluation]) -> String {
                 util,
             ]);
         }
-        let widths: Vec<usize> = (0..7).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+        let widths: Vec<usize> = (0..7)
+            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .collect();
         for r in &rows {
             let mut line = String::new();
             for (c, cell) in r.iter().enumerate() {

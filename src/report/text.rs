@@ -65,10 +65,14 @@ pub fn render(r: &CheckReport, style: Style) -> String {
         }
         let unrouted = e.unrouted();
         if unrouted > 0 {
-            let _ = writeln!(out, "\n{unrouted} finding(s) matched no router and went to the `unrouted` queue");
+            let _ = writeln!(
+                out,
+                "\n{unrouted} finding(s) matched no router and went to the `unrouted` queue"
+            );
         }
         for w in &e.waivers.expired {
-            let _ = writeln!(
+            let _ =
+                writeln!(
                 out,
                 "\nwaiver expired: {}:{}: rule `{}` subject `{}` expired on {} (approved by {})",
                 e.waivers.file.as_ref().map_or(String::new(), |f| f.display().to_string()),
@@ -83,7 +87,10 @@ pub fn render(r: &CheckReport, style: Style) -> String {
             let _ = writeln!(
                 out,
                 "\nwaiver unused: {}:{}: rule `{}` subject `{}` matched no finding",
-                e.waivers.file.as_ref().map_or(String::new(), |f| f.display().to_string()),
+                e.waivers
+                    .file
+                    .as_ref()
+                    .map_or(String::new(), |f| f.display().to_string()),
                 w.line,
                 w.rule,
                 w.subject
@@ -98,7 +105,11 @@ pub fn render(r: &CheckReport, style: Style) -> String {
         .filter(|s| counts[**s as usize] > 0)
         .map(|s| format!("{} {}", counts[*s as usize], s))
         .collect();
-    let mut summary = if parts.is_empty() { "no findings".to_string() } else { parts.join(", ") };
+    let mut summary = if parts.is_empty() {
+        "no findings".to_string()
+    } else {
+        parts.join(", ")
+    };
     if r.waived() > 0 {
         let _ = write!(summary, " ({} waived)", r.waived());
     }
@@ -143,10 +154,19 @@ fn finding(out: &mut String, f: &Finding, style: Style) {
         let _ = writeln!(out, "    {}", style.dim(&line));
     }
     for (i, option) in f.remediation.iter().enumerate() {
-        let _ = writeln!(out, "    {} {}", style.dim(if i == 0 { "fix:" } else { "  or" }), remediation_text(option));
+        let _ = writeln!(
+            out,
+            "    {} {}",
+            style.dim(if i == 0 { "fix:" } else { "  or" }),
+            remediation_text(option)
+        );
     }
     if let Some(w) = &f.waiver {
-        let ticket = w.ticket.as_deref().map(|t| format!(", {t}")).unwrap_or_default();
+        let ticket = w
+            .ticket
+            .as_deref()
+            .map(|t| format!(", {t}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "    {}",
@@ -160,11 +180,22 @@ fn finding(out: &mut String, f: &Finding, style: Style) {
 
 /// One remediation option in words: its action, then its other fields.
 pub fn remediation_text(option: &serde_json::Value) -> String {
-    let Some(map) = option.as_object() else { return option.to_string() };
-    let action = map.get("action").and_then(|a| a.as_str()).unwrap_or("option");
+    let Some(map) = option.as_object() else {
+        return option.to_string();
+    };
+    let action = map
+        .get("action")
+        .and_then(|a| a.as_str())
+        .unwrap_or("option");
     // Quantities read first; the rest in key order.
-    let mut fields: Vec<(&String, &serde_json::Value)> = map.iter().filter(|(k, _)| *k != "action").collect();
-    fields.sort_by_key(|(k, _)| (!matches!(k.as_str(), "quantity" | "metric" | "days"), k.as_str() == "devices"));
+    let mut fields: Vec<(&String, &serde_json::Value)> =
+        map.iter().filter(|(k, _)| *k != "action").collect();
+    fields.sort_by_key(|(k, _)| {
+        (
+            !matches!(k.as_str(), "quantity" | "metric" | "days"),
+            k.as_str() == "devices",
+        )
+    });
     let rest: Vec<String> = fields
         .into_iter()
         .map(|(k, v)| match v {
@@ -175,7 +206,11 @@ pub fn remediation_text(option: &serde_json::Value) -> String {
                     .take(5)
                     .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
                     .collect();
-                let more = if items.len() > 5 { format!(" and {} more", items.len() - 5) } else { String::new() };
+                let more = if items.len() > 5 {
+                    format!(" and {} more", items.len() - 5)
+                } else {
+                    String::new()
+                };
                 format!("{k} {}{more}", shown.join(", "))
             }
             other => format!("{k} {other}"),

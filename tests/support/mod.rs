@@ -25,13 +25,34 @@ pub struct Run {
 }
 
 impl Run {
-    /// The exit code and both streams, for failure messages.
+    /// The exit code and both streams, for failure messages; very long
+    /// lines (a 20,000-character source line) are shortened.
     pub fn describe(&self) -> String {
         format!(
             "exit code: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
+            self.code,
+            shorten(&self.stdout),
+            shorten(&self.stderr)
         )
     }
+}
+
+fn shorten(text: &str) -> String {
+    const MAX_LINE: usize = 300;
+    const MAX_LINES: usize = 200;
+    let mut out: Vec<String> = text
+        .lines()
+        .take(MAX_LINES)
+        .map(|l| match l.char_indices().nth(MAX_LINE) {
+            Some((cut, _)) => format!("{}… ({} bytes)", &l[..cut], l.len()),
+            None => l.to_string(),
+        })
+        .collect();
+    let total = text.lines().count();
+    if total > MAX_LINES {
+        out.push(format!("… ({} more lines)", total - MAX_LINES));
+    }
+    out.join("\n")
 }
 
 /// Runs `trueup ARGS...` in `dir`. Kills the process and returns `Err` when it
@@ -62,7 +83,10 @@ pub fn trueup(dir: &Path, args: &[&str]) -> Result<Run, String> {
             Ok(None) if started.elapsed() > HANG_GUARD => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("`trueup {}` still running after {HANG_GUARD:?}; killed it", args.join(" ")));
+                return Err(format!(
+                    "`trueup {}` still running after {HANG_GUARD:?}; killed it",
+                    args.join(" ")
+                ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(format!("cannot wait for trueup: {e}")),
@@ -77,7 +101,9 @@ pub fn trueup(dir: &Path, args: &[&str]) -> Result<Run, String> {
 
 /// The `*.yaml` files of `tests/cases/<topic>`, in path order.
 pub fn case_files(topic: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases").join(topic);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cases")
+        .join(topic);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .map(|entry| entry.expect("readable directory entry").path())
@@ -91,7 +117,10 @@ pub fn case_files(topic: &str) -> Vec<PathBuf> {
 /// The value under `key` in a mapping node.
 pub fn get<'n, 'a>(node: &'n Node<'a>, key: &str) -> Option<&'n Node<'a>> {
     match &node.value {
-        Value::Map(pairs) => pairs.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
+        Value::Map(pairs) => pairs
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v),
         _ => None,
     }
 }
@@ -142,13 +171,20 @@ pub struct Case<'n, 'a> {
 }
 
 /// The cases of a parsed case file, checking each has a `note` and only `allowed` keys.
-pub fn cases<'n, 'a>(file: &Path, doc: &'n Node<'a>, allowed: &[&str]) -> Result<Vec<Case<'n, 'a>>, String> {
+pub fn cases<'n, 'a>(
+    file: &Path,
+    doc: &'n Node<'a>,
+    allowed: &[&str],
+) -> Result<Vec<Case<'n, 'a>>, String> {
     let list = get(doc, "cases").ok_or_else(|| format!("{}: no `cases:` list", file.display()))?;
     let mut out = Vec::new();
     for node in items(list) {
         let origin = format!("{}:{}", file.display(), node.pos.line);
         if let Some(bad) = keys(node).into_iter().find(|k| !allowed.contains(k)) {
-            return Err(format!("{origin}: unknown case field `{bad}`; expected one of: {}", allowed.join(", ")));
+            return Err(format!(
+                "{origin}: unknown case field `{bad}`; expected one of: {}",
+                allowed.join(", ")
+            ));
         }
         let note = get(node, "note")
             .and_then(Node::as_str)
