@@ -9,6 +9,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// Source lines longer than this are shown as a window around the column.
+const MAX_SHOWN: usize = 120;
+
 /// How bad a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -94,13 +97,27 @@ impl fmt::Display for Diagnostic {
         if let Some(src) = &self.source_line {
             let gutter = self.line.to_string();
             let pad = " ".repeat(gutter.len());
-            write!(f, "\n {pad} |\n {gutter} | {src}")?;
+            // A very long line shows only a window around the column.
+            let col = (self.column as usize).saturating_sub(1);
+            let start = col.saturating_sub(MAX_SHOWN / 2);
+            let shown: String = src.chars().skip(start).take(MAX_SHOWN).collect();
+            let more = src.chars().count() > start + MAX_SHOWN;
+            let (pre, post) = (
+                if start > 0 { "…" } else { "" },
+                if more { "…" } else { "" },
+            );
+            write!(f, "\n {pad} |\n {gutter} | {pre}{shown}{post}")?;
             if self.column > 0 {
                 // Tabs keep their width so the caret lands under the right character.
-                let lead: String = src
+                let lead: String = pre
                     .chars()
-                    .take(self.column as usize - 1)
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .map(|_| ' ')
+                    .chain(
+                        shown
+                            .chars()
+                            .take(col - start)
+                            .map(|c| if c == '\t' { '\t' } else { ' ' }),
+                    )
                     .collect();
                 write!(f, "\n {pad} | {lead}^")?;
             }

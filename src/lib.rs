@@ -12,6 +12,7 @@ pub mod diag;
 pub mod engine;
 pub mod fsutil;
 pub mod inventory;
+pub mod lint;
 pub mod policy;
 pub mod report;
 pub mod routing;

@@ -179,11 +179,17 @@ impl<'a, 'p> Reader<'a, 'p> {
             Some(Ok(e)) => Ok(e),
             Some(Err(e)) => {
                 let m = e.marker();
+                let info = e.info();
+                let message = if info.contains("recursion limit") {
+                    format!("nesting is too deep (trueup reads at most {MAX_DEPTH} levels)")
+                } else {
+                    format!("invalid YAML: {info}")
+                };
                 Err(Diagnostic::error(
                     self.file,
                     m.line() as u32,
                     m.col() as u32 + 1,
-                    format!("invalid YAML: {}", e.info()),
+                    message,
                 ))
             }
             None => Ok((
@@ -278,7 +284,8 @@ impl<'a, 'p> Reader<'a, 'p> {
     /// then call [`Reader::next_item`] until it returns `None`.
     pub fn begin_seq(&mut self) -> Result<Option<Pos>, Diagnostic> {
         let (ev, span) = self.peek()?;
-        if matches!(ev, Event::SequenceStart(..)) {
+        // An anchored list is read whole, so that aliases can copy it.
+        if matches!(ev, Event::SequenceStart(_, 0, _)) {
             let pos = pos_of(span);
             self.peeked = None;
             Ok(Some(pos))

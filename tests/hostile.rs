@@ -106,7 +106,7 @@ fn billion_laughs_alias_bomb() {
         format!("{HEADER}lol0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for level in 1..=9 {
         let prev = format!("*l{}", level - 1);
-        let items = vec![prev.as_str(); 10].join(", ");
+        let items = [prev.as_str(); 10].join(", ");
         text.push_str(&format!("lol{level}: &l{level} [{items}]\n"));
     }
     let run = load_bytes("bomb.yaml", text.as_bytes());
@@ -122,7 +122,7 @@ fn alias_bomb_inside_a_record_field() {
     );
     for level in 1..=9 {
         let prev = format!("*e{}", level - 1);
-        let items = vec![prev.as_str(); 10].join(", ");
+        let items = [prev.as_str(); 10].join(", ");
         text.push_str(&format!(
             "  - {{ id: d{level}, environment: &e{level} [{items}] }}\n"
         ));
@@ -176,15 +176,12 @@ fn deep_nesting_never_closed() {
 
 #[test]
 fn huge_file_is_refused_before_reading() {
-    // A sparse file one byte over the limit: nothing is written to disk, and
-    // trueup must refuse it from its size instead of reading 2 GiB.
-    assert!(
-        MAX_SNAPSHOT_BYTES >= 2 << 30,
-        "the test assumes the limit is at least 2 GiB"
-    );
+    // A sparse file over 2 GiB and over the limit: nothing is written to
+    // disk, and trueup must refuse it from its size instead of reading it.
+    let size = (2u64 << 30).max(MAX_SNAPSHOT_BYTES) + 1;
     let dir = tempfile::tempdir().expect("temporary directory");
     let file = File::create(dir.path().join("huge.yaml")).expect("create");
-    file.set_len(MAX_SNAPSHOT_BYTES + 1).expect("set_len");
+    file.set_len(size).expect("set_len");
     drop(file);
     let run = position(dir.path(), "huge.yaml");
     assert_refused(&run, "huge.yaml", &["too large"]);

@@ -40,7 +40,10 @@ fn same(want: &Json, got: &Json) -> bool {
     }
 }
 
-fn wanted_rows(case: &Case) -> Result<Vec<(String, String, Vec<(String, Json)>)>, String> {
+/// A wanted row: product, metric, and the fields it pins.
+type WantedRow = (String, String, Vec<(String, Json)>);
+
+fn wanted_rows(case: &Case) -> Result<Vec<WantedRow>, String> {
     let list = get(case.node, "want").ok_or("case has no `want:` rows")?;
     let mut rows = Vec::new();
     for row in items(list) {

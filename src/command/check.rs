@@ -59,7 +59,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         }
         Format::Json => report::json::render(&report),
     };
-    if !(matches!(args.format, Format::Text) && !report.errors.is_empty()) {
+    // Text output with errors prints only the errors; JSON carries them.
+    if !matches!(args.format, Format::Text) || report.errors.is_empty() {
         emit(args.common.output.as_deref(), &text)?;
     }
     Ok(report.exit_code())

@@ -129,29 +129,46 @@ pub(crate) fn call(
     let mut scope = rhai::Scope::new();
     let mut options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
     options.tag = Some(module.constants_tag());
-    playbook
-        .engine
-        .call_fn_with_options::<Dynamic>(options, &mut scope, &module.ast, name, args)
-        .map_err(|e| {
-            let d = script_error(
-                &module.path,
-                &module.source,
-                &e,
-                context,
-                playbook.engine.max_operations(),
-            );
-            if d.line > 0 {
-                return d;
-            }
-            // Rhai gives no position for some errors (limits): point at the function.
-            let line = module.fn_line(name);
-            Diagnostic {
-                line,
-                column: 1,
-                ..d
-            }
-            .with_source(&module.source)
+    // A panic inside the script engine must not take trueup down with it.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::policy::sandbox::quiet_panics(|| {
+            playbook.engine.call_fn_with_options::<Dynamic>(
+                options,
+                &mut scope,
+                &module.ast,
+                name,
+                args,
+            )
         })
+    }))
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(format!("the script engine failed ({what}); is a constant being modified?").into())
+    });
+    result.map_err(|e| {
+        let d = script_error(
+            &module.path,
+            &module.source,
+            &e,
+            context,
+            playbook.engine.max_operations(),
+        );
+        if d.line > 0 {
+            return d;
+        }
+        // Rhai gives no position for some errors (limits): point at the function.
+        let line = module.fn_line(name);
+        Diagnostic {
+            line,
+            column: 1,
+            ..d
+        }
+        .with_source(&module.source)
+    })
 }
 
 fn run_rule(
@@ -168,7 +185,16 @@ fn run_rule(
         (Dynamic::from(inv.clone()),),
         &context,
     )?;
-    let fail = |msg: String| Diagnostic::error(&module.path, 0, 0, format!("{context}: {msg}"));
+    let line = module.fn_line("check");
+    let fail = |msg: String| {
+        Diagnostic::error(
+            &module.path,
+            line,
+            u32::from(line > 0),
+            format!("{context}: {msg}"),
+        )
+        .with_source(&module.source)
+    };
     let items = out.into_array().map_err(|t| {
         fail(format!(
             "`check` must return an array of findings, returned {t}"
@@ -193,7 +219,10 @@ fn run_rule(
     Ok(findings)
 }
 
-fn to_finding(rule: &str, module: &Module, raw: Map) -> Result<Finding, String> {
+fn to_finding(rule: &str, module: &Module, mut raw: Map) -> Result<Finding, String> {
+    crate::policy::host::validate_finding(&raw)?;
+    raw.entry("evidence".into())
+        .or_insert_with(|| Dynamic::from(Map::new()));
     let text = |m: &Map, k: &str| m.get(k).filter(|v| v.is_string()).map(|v| v.to_string());
     let subject_map = raw
         .get("subject")

@@ -42,7 +42,12 @@ pub fn load(path: &Path) -> Result<Snapshot, Diagnostics> {
 pub fn parse(path: &Path, text: &str) -> Result<Snapshot, Diagnostics> {
     let mut b = Builder::new(path);
     if let Err(d) = b.read(text) {
-        b.sink.diags.push(d);
+        // Reading stopped part-way: cross-checks would report records that
+        // are merely unread.
+        let mut diags = std::mem::take(&mut b.sink.diags);
+        diags.push(d);
+        attach_sources(&mut diags, text);
+        return Err(Diagnostics(diags));
     }
     b.conclude(text)
 }
@@ -83,8 +88,8 @@ struct Builder<'p> {
     users: Vec<User>,
     installations: Vec<Installation>,
     usage: Vec<Usage>,
-    /// Where each device's `virtual_host` was written, to report a dangling one.
-    hosts: Vec<(usize, Pos)>,
+    /// Each `virtual_host` named and where, to report a dangling one.
+    hosts: Vec<(Sym, Pos)>,
 }
 
 impl<'p> Builder<'p> {
@@ -108,13 +113,13 @@ impl<'p> Builder<'p> {
     /// The snapshot, or every diagnostic with its source line.
     fn conclude(mut self, text: &str) -> Result<Snapshot, Diagnostics> {
         let mut diags = std::mem::take(&mut self.sink.diags);
-        if diags.is_empty() {
-            if let Some(snapshot) = self.finish(text, &mut diags) {
-                if diags.is_empty() {
-                    return Ok(snapshot);
-                }
+        // Cross-checks run even after field errors, so one run reports both.
+        if let Some(snapshot) = self.finish(text, &mut diags) {
+            if diags.is_empty() {
+                return Ok(snapshot);
             }
         }
+        diags.sort_by_key(|d| (d.line, d.column));
         attach_sources(&mut diags, text);
         Err(Diagnostics(diags))
     }
@@ -448,8 +453,9 @@ impl<'p> Builder<'p> {
                 let sockets = f.count("sockets", s);
                 let host = f.str("virtual_host", s);
                 let primary_user = f.str("primary_user", s);
-                if let Some(h) = f.get("virtual_host") {
-                    self.hosts.push((self.devices.len(), h.pos));
+                if let (Some(h), Some(name)) = (f.get("virtual_host"), host) {
+                    let sym = self.strings.intern(name);
+                    self.hosts.push((sym, h.pos));
                 }
                 let Some(id) = id else { return };
                 let device = Device {
@@ -663,18 +669,16 @@ impl<'p> Builder<'p> {
                 .or_default()
                 .push(i);
         }
-        for &(ix, pos) in &self.hosts {
-            if let Some(host) = self.devices.get(ix).and_then(|d| d.virtual_host) {
-                if !index.devices.contains_key(&host) {
-                    diags.push(err(
-                        pos.line,
-                        pos.col,
-                        format!(
-                            "`virtual_host` names device `{}`, which the snapshot does not list",
-                            strings.resolve(host)
-                        ),
-                    ));
-                }
+        for &(host, pos) in &self.hosts {
+            if !index.devices.contains_key(&host) {
+                diags.push(err(
+                    pos.line,
+                    pos.col,
+                    format!(
+                        "`virtual_host` names device `{}`, which the snapshot does not list",
+                        strings.resolve(host)
+                    ),
+                ));
             }
         }
 

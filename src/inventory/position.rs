@@ -109,7 +109,12 @@ fn position_row(
         .collect();
     let entitled = match metric {
         Metric::Site if !valid.is_empty() => None,
-        _ => Some(valid.iter().map(|e| e.quantity).sum::<u64>()),
+        _ => Some(
+            valid
+                .iter()
+                .map(|e| e.quantity)
+                .fold(0, u64::saturating_add),
+        ),
     };
     let (consumed, incomplete) = consumption(snap, product, metric, consuming);
     let (shortfall, surplus, utilization) = match entitled {
@@ -132,7 +137,7 @@ fn position_row(
     }
 }
 
-fn distinct_devices<'a>(consuming: &[&'a Installation]) -> Vec<Sym> {
+fn distinct_devices(consuming: &[&Installation]) -> Vec<Sym> {
     let mut devices: Vec<Sym> = consuming.iter().map(|i| i.device).collect();
     devices.sort_unstable();
     devices.dedup();
@@ -180,7 +185,7 @@ pub fn consumption(
                     incomplete |= n.is_none();
                     n.unwrap_or(0)
                 })
-                .sum();
+                .fold(0, u64::saturating_add);
             (sum, incomplete)
         }
         Metric::Concurrent | Metric::Subscription => {

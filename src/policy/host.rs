@@ -19,6 +19,76 @@ use crate::waivers::{Waiver, WaiverSet};
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
+/// Every key of every map the host hands to scripts (records, positions,
+/// waivers, the finding as hooks see it). `trueup lint` reads a property
+/// outside this list, and outside the script's own map literals, as a typo.
+pub const MAP_KEYS: &[&str] = &[
+    // records
+    "id",
+    "name",
+    "publisher",
+    "risk_tier",
+    "line",
+    "start",
+    "end",
+    "status",
+    "terminated_on",
+    "true_up",
+    "audit_notice_days",
+    "exempt_environments",
+    "valid",
+    "contract",
+    "product",
+    "metric",
+    "quantity",
+    "maintenance_end",
+    "environment",
+    "cores",
+    "sockets",
+    "virtual_host",
+    "primary_user",
+    "active",
+    "device",
+    "version",
+    "installed_on",
+    "user",
+    "discovered_by",
+    "device_listed",
+    "period",
+    "peak_concurrent",
+    "active_users",
+    "taken_at",
+    "sources",
+    // positions and aggregates
+    "product_name",
+    "listed",
+    "entitled",
+    "unlimited",
+    "consumed",
+    "shortfall",
+    "surplus",
+    "utilization",
+    "incomplete",
+    "installations",
+    "products",
+    "first_installed",
+    // waivers
+    "rule",
+    "subject",
+    "reason",
+    "approved_by",
+    "ticket",
+    "expires",
+    // findings as hooks see them
+    "kind",
+    "severity",
+    "message",
+    "evidence",
+    "opened",
+    "audit_clause",
+    "remediation",
+];
+
 /// The snapshot as a script sees it, on one as-of date.
 #[derive(Clone)]
 pub struct Inventory(Arc<Inner>);
@@ -248,7 +318,8 @@ impl Inventory {
         m.insert(
             "risk_tier".into(),
             Dynamic::from(ImmutableString::from(
-                product.map_or(RiskTier::Medium, |p| p.risk_tier).as_str(),
+                // Products missing from the catalogue are treated as high risk.
+                product.map_or(RiskTier::High, |p| p.risk_tier).as_str(),
             )),
         );
         m.insert(
@@ -281,7 +352,9 @@ impl Inventory {
 
     fn unlisted_devices(&self) -> Array {
         let snap = &self.0.snap;
-        let mut by_device: std::collections::BTreeMap<&str, (Vec<Sym>, i64, Option<Date>, u32)> =
+        // Per unlisted device: its products, installation count, first install date, first line.
+        type Seen = (Vec<Sym>, i64, Option<Date>, u32);
+        let mut by_device: std::collections::BTreeMap<&str, Seen> =
             std::collections::BTreeMap::new();
         for i in &snap.installations {
             if snap.device(i.device).is_some() {
@@ -348,19 +421,9 @@ pub fn register(engine: &mut Engine) {
     engine
         .register_fn("finding", finding)
         .register_fn("join", |items: Array, sep: &str| {
-            items
-                .iter()
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join(sep)
+            items.iter().map(display).collect::<Vec<_>>().join(sep)
         })
-        .register_fn("plural", |n: i64, word: &str| {
-            if n == 1 {
-                format!("1 {word}")
-            } else {
-                format!("{n} {word}s")
-            }
-        });
+        .register_fn("plural", plural);
 }
 
 fn register_dates(engine: &mut Engine) {
@@ -632,13 +695,19 @@ const FINDING_KEYS: &[&str] = &["subject", "severity", "message", "evidence"];
 /// `finding(#{ subject, severity, message, evidence })`: checks the shape of
 /// a finding where the script builds it, so a mistake points at that line.
 fn finding(map: Map) -> Fallible<Map> {
+    validate_finding(&map)?;
+    Ok(map)
+}
+
+/// The checks `finding()` makes; the engine makes them again on whatever
+/// `check` returns, so a hand-built map cannot slip past them.
+pub fn validate_finding(map: &Map) -> Result<(), String> {
     for key in map.keys() {
         if !FINDING_KEYS.contains(&key.as_str()) {
             return Err(format!(
                 "finding has unknown key `{key}`; expected {}",
                 FINDING_KEYS.join(", ")
-            )
-            .into());
+            ));
         }
     }
     let subject = map
@@ -650,7 +719,7 @@ fn finding(map: Map) -> Fallible<Map> {
             .get(key)
             .is_some_and(|v| v.is_string() && !v.to_string().is_empty());
         if !ok {
-            return Err(format!("finding subject needs a non-empty text `{key}`").into());
+            return Err(format!("finding subject needs a non-empty text `{key}`"));
         }
     }
     let severity = map
@@ -661,8 +730,7 @@ fn finding(map: Map) -> Fallible<Map> {
         return Err(format!(
             "finding severity must be one of {}, found `{severity}`",
             Severity::NAMES.join(", ")
-        )
-        .into());
+        ));
     }
     if !map.get("message").is_some_and(Dynamic::is_string) {
         return Err("finding needs a text `message`".into());
@@ -670,5 +738,50 @@ fn finding(map: Map) -> Fallible<Map> {
     if map.get("evidence").is_some_and(|e| !e.is_map()) {
         return Err("finding `evidence` must be a map".into());
     }
-    Ok(map)
+    Ok(())
+}
+
+/// `plural(3, "entry")` is `3 entries`.
+fn plural(n: i64, word: &str) -> String {
+    if n == 1 {
+        return format!("1 {word}");
+    }
+    let consonant_y = word.ends_with('y')
+        && !word.ends_with("ay")
+        && !word.ends_with("ey")
+        && !word.ends_with("oy")
+        && !word.ends_with("uy");
+    if consonant_y {
+        format!("{n} {}ies", &word[..word.len() - 1])
+    } else if ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|e| word.ends_with(e))
+    {
+        format!("{n} {word}es")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Text of a script value as messages want it: dates as `YYYY-MM-DD`.
+fn display(v: &Dynamic) -> String {
+    match v.read_lock::<Date>() {
+        Some(d) => d.to_string(),
+        None => v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plural_forms() {
+        assert_eq!(plural(1, "device"), "1 device");
+        assert_eq!(plural(2, "device"), "2 devices");
+        assert_eq!(plural(2, "entry"), "2 entries");
+        assert_eq!(plural(3, "day"), "3 days");
+        assert_eq!(plural(0, "licence"), "0 licences");
+        assert_eq!(plural(2, "box"), "2 boxes");
+    }
 }

@@ -197,6 +197,26 @@ pub fn script_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
 /// Compiles one script: a lenient pass finds its top-level constants, then a
 /// strict pass compiles it with them in scope.
 pub fn compile(engine: &Engine, path: &Path, source: String) -> Result<Module, Diagnostic> {
+    let guarded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        super::sandbox::quiet_panics(|| compile_unguarded(engine, path, &source))
+    }));
+    match guarded {
+        Ok(Ok(mut m)) => {
+            m.source = source;
+            Ok(m)
+        }
+        Ok(Err(d)) => Err(d),
+        Err(_) => Err(Diagnostic::error(
+            path,
+            0,
+            0,
+            "the script engine failed while compiling this script",
+        )),
+    }
+}
+
+fn compile_unguarded(engine: &Engine, path: &Path, source: &str) -> Result<Module, Diagnostic> {
+    let source = source.to_string();
     let name = path.display().to_string();
     let constants = constants(engine, path, &source)?;
     let mut scope = Scope::new();

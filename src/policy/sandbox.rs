@@ -29,9 +29,12 @@ impl Default for Limits {
             max_operations: 1_000_000,
             max_call_levels: 48,
             max_expr_depth: 64,
-            max_string_size: 1 << 20,
-            max_array_size: 2_000_000,
-            max_map_size: 100_000,
+            // Sizes count everything inside a value, so they must fit the host's
+            // own collections (a million installations as maps); the operations
+            // limit bounds how fast a script can grow anything.
+            max_string_size: 128 << 20,
+            max_array_size: 20_000_000,
+            max_map_size: 20_000_000,
         }
     }
 }
@@ -72,4 +75,26 @@ pub fn engine(limits: Limits) -> Engine {
     });
     host::register(&mut engine);
     engine
+}
+
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the panic message silenced on this thread: the caller
+/// catches the panic and reports it as a script error instead.
+pub fn quiet_panics<T>(f: impl FnOnce() -> T) -> T {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|q| q.get()) {
+                default(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(false));
+    out.unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
