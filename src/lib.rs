@@ -9,6 +9,7 @@
 pub mod command;
 pub mod date;
 pub mod diag;
+pub mod diff;
 pub mod engine;
 pub mod fsutil;
 pub mod inventory;

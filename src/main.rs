@@ -23,6 +23,8 @@ enum Command {
     Check(command::check::CheckArgs),
     /// Print the effective licence position per product and metric
     Position(command::position::PositionArgs),
+    /// Findings new, changed and resolved between two snapshots or two playbooks
+    Diff(command::diff::DiffArgs),
     /// Run the playbook's own test cases (DIR/tests/**/*.yaml)
     Test(command::test::TestArgs),
 }
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Check(args) => command::check::run(args),
         Command::Position(args) => command::position::run(args),
         Command::Test(args) => command::test::run(args),
+        Command::Diff(args) => command::diff::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,16 +1,10 @@
 //! `trueup check`: evaluate the playbook against snapshots and print findings.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use super::{emit, evaluate_all, parse_fail_on, print_diagnostics, stdout_color, Common};
+use super::{emit, evaluate_all, parse_fail_on, print_diagnostics, Common, Format};
 use crate::fsutil::expand;
 use crate::report::{self, CheckReport, FailOn};
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -52,13 +46,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         errors,
         fail_on: args.fail_on,
     };
-    let text = match args.format {
-        Format::Text => {
-            let color = args.common.output.is_none() && stdout_color();
-            report::text::render(&report, report::text::Style { color })
-        }
-        Format::Json => report::json::render(&report),
-    };
+    let text = report::render_check(&report, args.format, args.common.output.is_none());
     // Text output with errors prints only the errors; JSON carries them.
     if !matches!(args.format, Format::Text) || report.errors.is_empty() {
         emit(args.common.output.as_deref(), &text)?;

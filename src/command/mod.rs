@@ -2,6 +2,7 @@
 //! returns an exit code.
 
 pub mod check;
+pub mod diff;
 pub mod position;
 pub mod test;
 
@@ -20,6 +21,8 @@ use crate::inventory::{self, Snapshot};
 use crate::policy::{Limits, Playbook};
 use crate::report::FailOn;
 use crate::waivers::WaiverSet;
+
+pub use crate::report::Format;
 
 /// Flags every evaluating command shares.
 #[derive(Args, Debug, Clone)]

@@ -4,6 +4,7 @@
 //! evaluates anything or reads the clock, so each is testable alone and the
 //! same inputs always print the same bytes.
 
+pub mod diff;
 pub mod json;
 pub mod junit;
 pub mod position;
@@ -13,6 +14,40 @@ use std::path::PathBuf;
 
 use crate::diag::Diagnostic;
 use crate::engine::{Evaluation, Finding, Severity};
+
+/// An output format of `check` and `diff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Renders a check in `format`; `terminal` says stdout is the destination
+/// (colour is used only there, on a TTY, without `NO_COLOR`).
+pub fn render_check(r: &CheckReport, format: Format, terminal: bool) -> String {
+    match format {
+        Format::Text => text::render(
+            r,
+            text::Style {
+                color: terminal && crate::command::stdout_color(),
+            },
+        ),
+        Format::Json => json::render(r),
+    }
+}
+
+/// Renders a diff in `format`.
+pub fn render_diff(r: &crate::diff::DiffReport, format: Format, terminal: bool) -> String {
+    match format {
+        Format::Text => diff::text(
+            r,
+            text::Style {
+                color: terminal && crate::command::stdout_color(),
+            },
+        ),
+        Format::Json => diff::json(r),
+    }
+}
 
 /// The threshold at which findings fail a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

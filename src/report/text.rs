@@ -20,7 +20,7 @@ impl Style {
         }
     }
 
-    fn severity(self, s: Severity) -> String {
+    pub fn severity(self, s: Severity) -> String {
         let code = match s {
             Severity::Critical => "1;35",
             Severity::High => "1;31",
@@ -35,7 +35,7 @@ impl Style {
         self.paint("2", text)
     }
 
-    fn bold(self, text: &str) -> String {
+    pub fn bold(self, text: &str) -> String {
         self.paint("1", text)
     }
 }
@@ -123,7 +123,8 @@ pub fn render(r: &CheckReport, style: Style) -> String {
     out
 }
 
-fn finding(out: &mut String, f: &Finding, style: Style) {
+/// One finding, as the text report shows it.
+pub fn finding(out: &mut String, f: &Finding, style: Style) {
     let location = f
         .location
         .as_ref()

@@ -1,0 +1,117 @@
+//! `trueup diff`: what a data or playbook change newly flags.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Args;
+
+use super::{emit, evaluate_all, parse_fail_on, print_diagnostics, Common, Format};
+use crate::diff::DiffReport;
+use crate::fsutil::expand;
+use crate::policy::Playbook;
+use crate::report::{self, FailOn};
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The snapshot before the change (with --head)
+    #[arg(
+        long,
+        value_name = "SNAPSHOT",
+        requires = "head",
+        conflicts_with = "base_policies"
+    )]
+    pub base: Option<PathBuf>,
+    /// The snapshot after the change (with --base)
+    #[arg(long, value_name = "SNAPSHOT", requires = "base")]
+    pub head: Option<PathBuf>,
+    /// The playbook before the change; `-p` is the playbook after it
+    #[arg(long, value_name = "DIR")]
+    pub base_policies: Option<PathBuf>,
+    /// Snapshots to evaluate with both playbooks (with --base-policies)
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshots: Vec<String>,
+    #[command(flatten)]
+    pub common: Common,
+    /// Output format
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Fail (exit 1) on new or worsened findings at or above this severity, or `never`
+    #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = parse_fail_on)]
+    pub fail_on: FailOn,
+}
+
+pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
+    let waivers = match args.common.waiver_set() {
+        Ok(w) => w,
+        Err(d) => {
+            print_diagnostics(&d.0);
+            return Ok(2);
+        }
+    };
+    let head_playbook = match args.common.playbook() {
+        Ok(p) => p,
+        Err(d) => {
+            print_diagnostics(&d.0);
+            return Ok(2);
+        }
+    };
+    let as_of = args.common.as_of;
+    let (title, (base, mut errors), (head, head_errors)) = match (
+        &args.base,
+        &args.head,
+        &args.base_policies,
+    ) {
+        (Some(b), Some(h), None) => {
+            if !args.snapshots.is_empty() {
+                bail!("give snapshots either as --base/--head or as arguments with --base-policies, not both");
+            }
+            (
+                format!("snapshot {} → {}", b.display(), h.display()),
+                evaluate_all(
+                    &head_playbook,
+                    std::slice::from_ref(b),
+                    as_of,
+                    waivers.as_ref(),
+                ),
+                evaluate_all(
+                    &head_playbook,
+                    std::slice::from_ref(h),
+                    as_of,
+                    waivers.as_ref(),
+                ),
+            )
+        }
+        (None, None, Some(old)) => {
+            if args.snapshots.is_empty() {
+                bail!("--base-policies needs the snapshots to evaluate");
+            }
+            let base_playbook = match Playbook::load(old, args.common.limits()) {
+                Ok(p) => p,
+                Err(d) => {
+                    print_diagnostics(&d.0);
+                    return Ok(2);
+                }
+            };
+            let paths = expand(&args.snapshots)?;
+            (
+                format!(
+                    "policies {} → {}",
+                    old.display(),
+                    args.common.policies.display()
+                ),
+                evaluate_all(&base_playbook, &paths, as_of, waivers.as_ref()),
+                evaluate_all(&head_playbook, &paths, as_of, waivers.as_ref()),
+            )
+        }
+        _ => bail!("give `--base SNAPSHOT --head SNAPSHOT`, or `--base-policies DIR SNAPSHOT...`"),
+    };
+    errors.extend(head_errors);
+    print_diagnostics(&errors);
+    let mut report = DiffReport::new(title, base, head, args.fail_on);
+    report.errors = errors;
+    let text = report::render_diff(&report, args.format, args.common.output.is_none());
+    if !matches!(args.format, Format::Text) || report.errors.is_empty() {
+        emit(args.common.output.as_deref(), &text)?;
+    }
+    Ok(report.exit_code())
+}

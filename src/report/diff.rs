@@ -1,0 +1,75 @@
+//! `trueup diff` as text and JSON.
+
+use std::fmt::Write;
+
+use serde_json::json;
+
+use super::text::{finding, Style};
+use crate::diff::{Change, DiffReport};
+
+pub fn text(r: &DiffReport, style: Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", style.bold(&format!("diff: {}", r.title)));
+    for (change, label) in [
+        (Change::New, "NEW"),
+        (Change::Changed, "CHANGED"),
+        (Change::Resolved, "RESOLVED"),
+    ] {
+        let group: Vec<_> = r.entries.iter().filter(|e| e.change == change).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{label} ({})", group.len());
+        for e in group {
+            let _ = write!(out, "  {} ", style.severity(e.finding.severity));
+            let mut one = String::new();
+            finding(&mut one, &e.finding, style);
+            out.push_str(one.trim_start());
+            for c in &e.changes {
+                let _ = writeln!(out, "    changed {c}");
+            }
+        }
+    }
+    let failing = r.failing().count();
+    let verdict = match r.fail_on {
+        super::FailOn::Never => "--fail-on never".to_string(),
+        super::FailOn::Severity(s) if failing > 0 => {
+            format!("{failing} new or worsened at or above {s}: failing")
+        }
+        super::FailOn::Severity(s) => format!("nothing new or worsened at or above {s}: passing"),
+    };
+    let _ = writeln!(
+        out,
+        "\nsummary: {} new, {} changed, {} resolved; {verdict}",
+        r.count(Change::New),
+        r.count(Change::Changed),
+        r.count(Change::Resolved)
+    );
+    out
+}
+
+pub fn json(r: &DiffReport) -> String {
+    let side = |evals: &[crate::engine::Evaluation]| -> Vec<serde_json::Value> {
+        evals
+            .iter()
+            .map(|e| json!({ "path": e.snapshot.path, "sha256": e.snapshot.sha256, "id": e.snapshot.meta.id, "as_of": e.as_of }))
+            .collect()
+    };
+    let doc = json!({
+        "version": super::json::REPORT_VERSION,
+        "trueup": env!("CARGO_PKG_VERSION"),
+        "diff": r.title,
+        "inputs": { "base": side(&r.base), "head": side(&r.head) },
+        "entries": r.entries,
+        "summary": {
+            "new": r.count(Change::New),
+            "changed": r.count(Change::Changed),
+            "resolved": r.count(Change::Resolved),
+            "failing": r.failing().count(),
+        },
+        "errors": r.errors,
+    });
+    let mut out = serde_json::to_string_pretty(&doc).expect("json values serialize");
+    out.push('\n');
+    out
+}
