@@ -84,7 +84,7 @@ pub fn lint(root: &Path) -> Result<LintReport, Diagnostic> {
                 diags.push(
                     Diagnostic::error(
                         &path,
-                        1,
+                        const_line(&module.source, "ID"),
                         1,
                         format!(
                             "duplicate rule id `{id}` (also the id of {})",
@@ -223,4 +223,18 @@ fn check_module(
         }
         true
     });
+}
+
+/// The line declaring `const NAME`, else 1.
+fn const_line(source: &str, name: &str) -> u32 {
+    source
+        .lines()
+        .position(|l| {
+            l.trim_start().strip_prefix("const ").is_some_and(|r| {
+                r.trim_start()
+                    .strip_prefix(name)
+                    .is_some_and(|r| r.trim_start().starts_with('='))
+            })
+        })
+        .map_or(1, |i| i as u32 + 1)
 }

@@ -25,8 +25,14 @@ enum Command {
     Position(command::position::PositionArgs),
     /// Findings new, changed and resolved between two snapshots or two playbooks
     Diff(command::diff::DiffArgs),
+    /// A rule's title, thresholds, routing, remediation and tests; or why one finding fired
+    Explain(command::explain::ExplainArgs),
+    /// Compile every script and report every problem with file:line:col
+    Lint(command::lint::LintArgs),
     /// Run the playbook's own test cases (DIR/tests/**/*.yaml)
     Test(command::test::TestArgs),
+    /// Dry-run scenario timelines: what opens, escalates and resolves, and when
+    Simulate(command::simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,9 @@ fn main() -> ExitCode {
         Command::Position(args) => command::position::run(args),
         Command::Test(args) => command::test::run(args),
         Command::Diff(args) => command::diff::run(args),
+        Command::Lint(args) => command::lint::run(args),
+        Command::Explain(args) => command::explain::run(args),
+        Command::Simulate(args) => command::simulate::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

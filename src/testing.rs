@@ -291,6 +291,20 @@ pub struct CaseResult {
     pub fired: Vec<String>,
     pub routed_by: Vec<PathBuf>,
     pub remediated: Vec<String>,
+    /// Each finding the case produced, in brief, for `trueup explain`.
+    pub seen: Vec<Seen>,
+    /// Rules the case requires to stay quiet.
+    pub absent: Vec<String>,
+}
+
+/// A finding a case produced, in brief.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub rule: String,
+    pub severity: crate::engine::Severity,
+    pub router: Option<PathBuf>,
+    pub queue: String,
+    pub actions: Vec<String>,
 }
 
 impl CaseResult {
@@ -442,6 +456,25 @@ pub fn judge(c: &Case, findings: &[Finding]) -> CaseResult {
         fired,
         routed_by,
         remediated,
+        seen: findings
+            .iter()
+            .map(|f| Seen {
+                rule: f.rule.clone(),
+                severity: f.severity,
+                router: f.route.as_ref().and_then(|r| r.router.clone()),
+                queue: f
+                    .route
+                    .as_ref()
+                    .map(|r| r.queue.clone())
+                    .unwrap_or_default(),
+                actions: f
+                    .remediation
+                    .iter()
+                    .filter_map(|o| o["action"].as_str().map(str::to_string))
+                    .collect(),
+            })
+            .collect(),
+        absent: c.absent.clone(),
     }
 }
 

@@ -3,7 +3,10 @@
 
 pub mod check;
 pub mod diff;
+pub mod explain;
+pub mod lint;
 pub mod position;
+pub mod simulate;
 pub mod test;
 
 use std::io::{IsTerminal, Write};

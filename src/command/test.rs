@@ -19,7 +19,7 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct TestArgs {
-    /// The playbook folder; cases are read from its `tests/` folder
+    /// The playbook folder; cases are read from its `tests/` folder, scenarios from `../scenarios/`
     #[arg(value_name = "DIR", default_value = "policies")]
     pub dir: PathBuf,
     /// Run only cases whose file, line or note contains PATTERN
@@ -69,13 +69,21 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
     if let Some(p) = &args.run {
         cases.retain(|c| c.name().contains(p.as_str()));
     }
-    let results = match testing::run(&playbook, &cases) {
+    let mut results = match testing::run(&playbook, &cases) {
         Ok(r) => r,
         Err(d) => {
             print_diagnostics(&d.0);
             return Ok(2);
         }
     };
+    // Scenarios beside the playbook (`../scenarios/*.yaml`): each expectation is a case.
+    match crate::simulate::test_cases(&playbook, &args.dir, args.run.as_deref()) {
+        Ok(r) => results.extend(r),
+        Err(d) => {
+            print_diagnostics(&d.0);
+            return Ok(2);
+        }
+    }
     let coverage = Coverage::of(&playbook, &results);
     let want_coverage = args.coverage || args.coverage_min.is_some();
     let text = match args.format {

@@ -564,9 +564,11 @@ impl<'p> Builder<'p> {
             diags: &mut Vec<Diagnostic>,
             file: &Path,
         ) {
-            for (i, item) in items.iter().enumerate() {
-                let (id, line) = key(item);
-                if let Some(&first) = out.get(&id) {
+            *out = Index::ids(
+                items,
+                |item| key(item).0,
+                |at, first| {
+                    let (id, line) = key(&items[at]);
                     let (_, first_line) = key(&items[first]);
                     diags.push(Diagnostic::error(
                         file,
@@ -577,10 +579,8 @@ impl<'p> Builder<'p> {
                             strings.resolve(id)
                         ),
                     ));
-                } else {
-                    out.insert(id, i);
-                }
-            }
+                },
+            );
         }
         unique(
             &self.products,
@@ -662,13 +662,6 @@ impl<'p> Builder<'p> {
             diags,
             file,
         );
-        for (i, e) in entitlements.iter().enumerate() {
-            index
-                .entitlements_by_product
-                .entry(e.product)
-                .or_default()
-                .push(i);
-        }
         for &(host, pos) in &self.hosts {
             if !index.devices.contains_key(&host) {
                 diags.push(err(
@@ -683,19 +676,8 @@ impl<'p> Builder<'p> {
         }
 
         let mut installations = self.installations;
-        installations.sort_by_key(|i| (i.product, i.installed_on, i.line));
-        let mut start = 0;
-        for i in 1..=installations.len() {
-            if i == installations.len() || installations[i].product != installations[start].product
-            {
-                index
-                    .installs_by_product
-                    .insert(installations[start].product, start..i);
-                start = i;
-            }
-        }
         let mut usage = self.usage;
-        usage.sort_by(|a, b| (a.product, &a.period).cmp(&(b.product, &b.period)));
+        index.link(&entitlements, &mut installations, &mut usage);
 
         let meta = self.meta?;
         if !diags.is_empty() {

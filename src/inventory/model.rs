@@ -15,7 +15,7 @@ use crate::date::Date;
 pub struct Sym(NonZeroU32);
 
 /// The string table of one snapshot.
-#[derive(Default, Debug)]
+#[derive(Clone, Default, Debug)]
 pub struct Interner {
     strings: Vec<Box<str>>,
     ids: HashMap<Box<str>, Sym>,
@@ -246,7 +246,10 @@ pub struct SnapshotMeta {
 }
 
 /// A loaded, validated inventory snapshot.
-#[derive(Debug)]
+///
+/// `Clone` so that a simulation can change a copy in place (see
+/// [`Snapshot::reindex`]).
+#[derive(Clone, Debug)]
 pub struct Snapshot {
     pub path: PathBuf,
     pub sha256: String,
@@ -264,8 +267,8 @@ pub struct Snapshot {
     pub(crate) index: Index,
 }
 
-/// Lookups the loader builds once.
-#[derive(Debug, Default)]
+/// Lookups the loader builds once, and [`Snapshot::reindex`] rebuilds.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Index {
     pub products: HashMap<Sym, usize>,
     pub contracts: HashMap<Sym, usize>,
@@ -278,7 +281,80 @@ pub(crate) struct Index {
     pub entitlements_by_product: HashMap<Sym, Vec<usize>>,
 }
 
+impl Index {
+    /// Each item's id → its position. A repeated id keeps the first and
+    /// calls `duplicate(position, first position)`.
+    pub(crate) fn ids<T>(
+        items: &[T],
+        id: impl Fn(&T) -> Sym,
+        mut duplicate: impl FnMut(usize, usize),
+    ) -> HashMap<Sym, usize> {
+        let mut out = HashMap::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match out.entry(id(item)) {
+                std::collections::hash_map::Entry::Occupied(first) => duplicate(i, *first.get()),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(i);
+                }
+            }
+        }
+        out
+    }
+
+    /// Sorts installations (by product, install date, line) and usage (by
+    /// product, period), and builds the per-product lookups over them.
+    pub(crate) fn link(
+        &mut self,
+        entitlements: &[Entitlement],
+        installations: &mut [Installation],
+        usage: &mut [Usage],
+    ) {
+        self.entitlements_by_product.clear();
+        for (i, e) in entitlements.iter().enumerate() {
+            self.entitlements_by_product
+                .entry(e.product)
+                .or_default()
+                .push(i);
+        }
+        installations.sort_by_key(|i| (i.product, i.installed_on, i.line));
+        self.installs_by_product.clear();
+        let mut start = 0;
+        for i in 1..=installations.len() {
+            if i == installations.len() || installations[i].product != installations[start].product
+            {
+                self.installs_by_product
+                    .insert(installations[start].product, start..i);
+                start = i;
+            }
+        }
+        usage.sort_by(|a, b| (a.product, &a.period).cmp(&(b.product, &b.period)));
+    }
+}
+
 impl Snapshot {
+    /// Rebuilds every lookup after the collections were changed in place, as
+    /// a simulation does when it adds installations or entitlements.
+    ///
+    /// The caller keeps what the loader checked true: ids unique within each
+    /// collection, every entitlement's contract and product listed.
+    pub fn reindex(&mut self) {
+        let mut index = Index {
+            products: Index::ids(&self.products, |p| p.id, |_, _| {}),
+            contracts: Index::ids(&self.contracts, |c| c.id, |_, _| {}),
+            entitlements: Index::ids(&self.entitlements, |e| e.id, |_, _| {}),
+            devices: Index::ids(&self.devices, |d| d.id, |_, _| {}),
+            users: Index::ids(&self.users, |u| u.id, |_, _| {}),
+            ..Index::default()
+        };
+        for e in &mut self.entitlements {
+            if let Some(&ix) = index.contracts.get(&e.contract) {
+                e.contract_ix = ix;
+            }
+        }
+        index.link(&self.entitlements, &mut self.installations, &mut self.usage);
+        self.index = index;
+    }
+
     /// The text of an interned id.
     pub fn str(&self, sym: Sym) -> &str {
         self.strings.resolve(sym)

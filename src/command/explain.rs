@@ -1,0 +1,106 @@
+//! `trueup explain`: a rule, or one finding.
+
+use std::sync::Arc;
+
+use anyhow::bail;
+use clap::Args;
+
+use super::{emit, print_diagnostics, Common};
+use crate::engine::{evaluate, EvalOptions};
+use crate::explain;
+use crate::testing;
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The rule id to explain; with --finding, the snapshot the finding is in
+    #[arg(value_name = "RULE|SNAPSHOT")]
+    pub target: String,
+    /// Explain why one finding fired, by id (`rule:kind:id`)
+    #[arg(long, value_name = "ID")]
+    pub finding: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+pub fn run(args: ExplainArgs) -> anyhow::Result<u8> {
+    let playbook = match args.common.playbook() {
+        Ok(p) => p,
+        Err(d) => {
+            print_diagnostics(&d.0);
+            return Ok(2);
+        }
+    };
+    if let Some(id) = &args.finding {
+        let path = std::path::Path::new(&args.target);
+        let waivers = match args.common.waiver_set() {
+            Ok(w) => w,
+            Err(d) => {
+                print_diagnostics(&d.0);
+                return Ok(2);
+            }
+        };
+        let snap = match crate::inventory::load(path) {
+            Ok(s) => Arc::new(s),
+            Err(d) => {
+                print_diagnostics(&d.0);
+                return Ok(2);
+            }
+        };
+        let opts = EvalOptions {
+            as_of: args.common.as_of,
+            waivers: waivers.as_ref(),
+            opened: None,
+        };
+        let eval = match evaluate(&playbook, snap, opts) {
+            Ok(e) => e,
+            Err(d) => {
+                print_diagnostics(&d.0);
+                return Ok(2);
+            }
+        };
+        let Some(f) = eval.findings.iter().find(|f| &f.id == id) else {
+            let ids: Vec<&str> = eval.findings.iter().map(|f| f.id.as_str()).collect();
+            bail!(
+                "no finding `{id}` in `{}`; it has: {}",
+                path.display(),
+                ids.join(", ")
+            );
+        };
+        emit(
+            args.common.output.as_deref(),
+            &explain::finding(&playbook, &eval, f, waivers.as_ref()),
+        )?;
+        return Ok(0);
+    }
+    let rule = args.target.as_str();
+    let Some(module) = playbook.rule(rule) else {
+        let ids: Vec<String> = playbook.rules().map(|m| m.rule_id()).collect();
+        bail!(
+            "no rule `{rule}` in `{}`; its rules are: {}",
+            args.common.policies.display(),
+            ids.join(", ")
+        );
+    };
+    let mut cases = Vec::new();
+    for file in testing::case_files(&args.common.policies.join("tests")) {
+        match testing::load_cases(&file) {
+            Ok(c) => cases.extend(c),
+            Err(d) => {
+                print_diagnostics(&d.0);
+                return Ok(2);
+            }
+        }
+    }
+    let results = match testing::run(&playbook, &cases) {
+        Ok(r) => r,
+        Err(d) => {
+            print_diagnostics(&d.0);
+            return Ok(2);
+        }
+    };
+    emit(
+        args.common.output.as_deref(),
+        &explain::rule(&playbook, module, &results),
+    )?;
+    Ok(0)
+}

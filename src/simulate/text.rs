@@ -1,0 +1,307 @@
+//! The terminal report of a simulation: the events, the timeline by date,
+//! each finding's run, the scenario's totals and its expectations.
+
+use std::fmt::Write;
+
+use super::timeline::{Entry, Episode, Simulation, Step};
+use crate::engine::Route;
+
+/// Renders every simulation, one after another.
+pub fn render(sims: &[Simulation]) -> String {
+    let mut out = String::new();
+    for (i, sim) in sims.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        one(&mut out, sim);
+    }
+    out
+}
+
+fn one(out: &mut String, sim: &Simulation) {
+    let _ = writeln!(out, "scenario `{}` ({})", sim.name, sim.file.display());
+    if let Some(d) = &sim.description {
+        let _ = writeln!(out, "  {}", d.trim());
+    }
+    let _ = writeln!(
+        out,
+        "snapshot {} (`{}`), {} to {}: {}, {}",
+        sim.snapshot.path.display(),
+        sim.snapshot.meta.id,
+        sim.start,
+        sim.until,
+        count(sim.events.len(), "event"),
+        count(sim.evaluations(), "evaluation")
+    );
+
+    let _ = writeln!(out, "\ntimeline");
+    for step in &sim.steps {
+        step_text(out, sim, step);
+    }
+
+    let _ = writeln!(out, "\nfindings ({})", sim.findings.len());
+    for ep in &sim.findings {
+        let _ = writeln!(out, "  {}: {}", ep.label(), finding_summary(ep));
+    }
+
+    let _ = writeln!(out, "\nsummary");
+    for line in summary_lines(sim) {
+        let _ = writeln!(out, "  {line}");
+    }
+
+    if !sim.expectations.is_empty() {
+        let met = sim.expectations.iter().filter(|o| o.met).count();
+        let _ = writeln!(
+            out,
+            "\nexpectations: {met} of {} met",
+            sim.expectations.len()
+        );
+        for o in &sim.expectations {
+            let mark = if o.met { "ok  " } else { "FAIL" };
+            let _ = writeln!(out, "  {mark}  line {}: {}", o.line, o.describe);
+            if !o.met {
+                for (field, want, got) in &o.mismatches {
+                    let _ = writeln!(
+                        out,
+                        "          {field}:\n            want: {want}\n            got:  {got}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn step_text(out: &mut String, sim: &Simulation, step: &Step) {
+    if step.baseline {
+        let _ = writeln!(
+            out,
+            "{}  start: {} open",
+            step.date,
+            count(step.open, "finding")
+        );
+    } else if step.events.is_empty() && step.entries.is_empty() {
+        return;
+    } else {
+        let _ = writeln!(out, "{}", step.date);
+    }
+    for &e in &step.events {
+        let ev = &sim.events[e];
+        let _ = writeln!(out, "  {:<10} {} (line {})", "event", ev.summary, ev.line);
+    }
+    for entry in &step.entries {
+        let (label, text, detail) = entry_text(sim, entry, step);
+        let _ = writeln!(out, "  {label:<10} {text}");
+        if let Some(d) = detail {
+            let _ = writeln!(out, "  {:<10} {d}", "");
+        }
+    }
+}
+
+/// An entry in words: a label, a line, and an optional second line.
+pub(crate) fn entry_text(
+    sim: &Simulation,
+    entry: &Entry,
+    step: &Step,
+) -> (&'static str, String, Option<String>) {
+    let ep = &sim.findings[entry.episode()];
+    match entry {
+        Entry::Opened {
+            severity,
+            message,
+            route,
+            ..
+        } => (
+            if step.baseline { "open" } else { "opened" },
+            format!("{severity} {}: {message}", ep.label()),
+            route.as_ref().map(route_text),
+        ),
+        Entry::Changed { changes, .. } => {
+            let what: Vec<String> = changes
+                .iter()
+                .map(|(k, from, to)| format!("{k} {from} → {to}"))
+                .collect();
+            (
+                "changed",
+                format!("{}: {}", ep.label(), what.join(", ")),
+                None,
+            )
+        }
+        Entry::Resolved { .. } => (
+            "resolved",
+            format!(
+                "{}, after {}",
+                ep.label(),
+                count(ep.days_out as usize, "day")
+            ),
+            None,
+        ),
+        Entry::Notice {
+            queue, owner, due, ..
+        } => (
+            "notice",
+            format!(
+                "{}: notify {}{}{}",
+                ep.label(),
+                queue,
+                owner
+                    .as_deref()
+                    .map(|o| format!(" ({o})"))
+                    .unwrap_or_default(),
+                if step.date > *due {
+                    format!(", overdue since {due}")
+                } else {
+                    ", due today".to_string()
+                }
+            ),
+            None,
+        ),
+        Entry::Escalated {
+            to,
+            step: k,
+            of,
+            due,
+            ..
+        } => {
+            // Late when a waiver held it, or a new route's ladder was already past it.
+            let late = if step.date > *due {
+                format!(", overdue since {due}")
+            } else {
+                String::new()
+            };
+            (
+                "escalated",
+                format!("{}: to {to} (step {k} of {of}){late}", ep.label()),
+                None,
+            )
+        }
+    }
+}
+
+/// A route in words, as `check` prints it.
+pub(crate) fn route_text(route: &Route) -> String {
+    let mut line = format!("route: {}", route.queue);
+    if let Some(owner) = &route.owner {
+        let _ = write!(line, " ({owner})");
+    }
+    if let Some(by) = route.notify_by {
+        let _ = write!(line, ", notify by {by}");
+    }
+    for step in &route.escalate {
+        let _ = write!(line, "; escalate to {} on {}", step.to, step.on);
+    }
+    line
+}
+
+/// One finding's run in a line.
+pub(crate) fn finding_summary(ep: &Episode) -> String {
+    let mut s = format!("opened {}", ep.opened);
+    match ep.resolved {
+        Some(r) => {
+            let _ = write!(s, ", resolved {r}");
+        }
+        None => s.push_str(", still open"),
+    }
+    let _ = write!(
+        s,
+        " ({} out of compliance)",
+        count(ep.days_out as usize, "day")
+    );
+    match ep.highest() {
+        Some(h) => {
+            let _ = write!(
+                s,
+                "; highest escalation {} (step {} of {}) on {}",
+                h.to, h.step, h.of, h.on
+            );
+        }
+        None => s.push_str("; no escalation reached"),
+    }
+    if let Some(p) = ep.peak_shortfall {
+        let _ = write!(
+            s,
+            "; peak shortfall {p}, exposure {} licence-days",
+            ep.exposure
+        );
+    }
+    if ep.peak_severity != ep.opened_severity {
+        let _ = write!(s, "; peak severity {}", ep.peak_severity);
+    }
+    s
+}
+
+/// The scenario's totals, a line each.
+pub(crate) fn summary_lines(sim: &Simulation) -> Vec<String> {
+    let mut lines = Vec::new();
+    let at_start = sim.findings.iter().filter(|e| e.opened_step == 0).count();
+    let opened = sim.findings.len() - at_start;
+    let resolved = sim.findings.iter().filter(|e| e.resolved.is_some()).count();
+    let open = sim.findings.len() - resolved;
+    lines.push(format!(
+        "findings: {at_start} open at start, {opened} opened, {resolved} resolved, {open} open at {}",
+        sim.until
+    ));
+    for imp in &sim.impacts {
+        let ev = &sim.events[imp.event];
+        let what = match imp.days {
+            Some(days) => format!(
+                "{} opened {}",
+                first_findings(sim, &imp.first),
+                match days {
+                    0 => "the same day".to_string(),
+                    n => format!("{} later", count(n as usize, "day")),
+                }
+            ),
+            None => "no new finding".to_string(),
+        };
+        lines.push(format!("{} {} (line {}) → {what}", ev.on, ev.kind, ev.line));
+    }
+    let highest = |opened_during| match sim.highest_escalation(opened_during) {
+        Some((k, r)) => format!(
+            "{} (step {} of {}) for {}, on {}",
+            r.to,
+            r.step,
+            r.of,
+            sim.findings[k].label(),
+            r.on
+        ),
+        None => "none reached".into(),
+    };
+    lines.push(format!("highest escalation: {}", highest(false)));
+    lines.push(format!(
+        "highest escalation of findings opened during the scenario: {}",
+        highest(true)
+    ));
+    let with = |opened_during: bool| {
+        sim.findings
+            .iter()
+            .filter(|e| e.peak_shortfall.is_some_and(|p| p > 0))
+            .filter(|e| !opened_during || e.opened_step > 0)
+            .count()
+    };
+    lines.push(format!(
+        "exposure (shortfall × days): {} licence-days over {}; {} over the {} opened during the scenario",
+        sim.exposure(false),
+        count(with(false), "finding"),
+        sim.exposure(true),
+        with(true)
+    ));
+    lines
+}
+
+/// The findings an event caused, the first few by name.
+fn first_findings(sim: &Simulation, episodes: &[usize]) -> String {
+    const SHOWN: usize = 5;
+    let mut names: Vec<String> = episodes
+        .iter()
+        .take(SHOWN)
+        .map(|&k| sim.findings[k].label())
+        .collect();
+    if episodes.len() > SHOWN {
+        names.push(format!("{} more", episodes.len() - SHOWN));
+    }
+    names.join(", ")
+}
+
+pub(crate) fn count(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}

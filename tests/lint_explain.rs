@@ -1,0 +1,189 @@
+//! `trueup lint` and `trueup explain`, run as a policy author runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn trueup(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trueup"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("trueup runs")
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn playbook(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, body) in files {
+        let p = dir.path().join("policies").join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    dir
+}
+
+const GOOD: &str = "const TITLE = \"t\";\nconst DESCRIPTION = \"d\";\nfn check(inv) { [] }\n";
+
+#[test]
+fn the_shipped_playbook_lints_clean() {
+    let out = trueup(&root(), &["lint", "--deny-warnings"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn lint_reports_every_problem_with_file_line_column_and_caret() {
+    let dir = playbook(&[
+        (
+            "a.rhai",
+            "const ID = \"dup\";\nconst TITLE = \"A\";\nfn check(inv) {\n    let out = [];\n    for row in inv.positoins() {\n        if row.utilisation > 0.75 {\n            out.push(frobnicate(row));\n        }\n    }\n    let x = inv.instalations;\n    out\n}\n",
+        ),
+        ("b.rhai", "const TITLE = \"B\";\nconst DESCRIPTION = \"b\";\nconst ID = \"dup\";\nfn check(inv) { [] }\n"),
+        ("c.rhai", "fn helper(x) { x }\n"),
+        ("e.rhai", "fn route(f) { () }\nfn remediate(f, inv) { [] }\n"),
+    ]);
+    let out = trueup(dir.path(), &["lint"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "errors but no syntax error: exit 1"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "error: policies/a.rhai:1:1: rule `dup` has no `DESCRIPTION` constant",
+        "error: policies/a.rhai:5:20: no method `positoins` in the host API or this script",
+        " 5 |     for row in inv.positoins() {\n   |                    ^",
+        "warning: policies/a.rhai:6:16: property `utilisation` is on no host record",
+        "warning: policies/a.rhai:6:30: magic number `0.75` in a comparison",
+        "error: policies/a.rhai:7:22: no function `frobnicate`",
+        "error: policies/a.rhai:10:17: the inventory has no property `instalations`",
+        "error: policies/b.rhai:3:1: duplicate rule id `dup` (also the id of policies/a.rhai)",
+        "error: policies/c.rhai:1:1: defines neither `check` (a rule) nor `route` (a router)",
+        "error: policies/e.rhai:2:1: `remediate` without `check`",
+        "policies: 7 errors, 2 warnings",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn a_syntax_error_exits_2_and_the_other_scripts_are_still_linted() {
+    let dir = playbook(&[
+        ("a.rhai", "fn check(inv) {\n    let x = ;\n}\n"),
+        ("b.rhai", "fn check(inv) { [] }\n"),
+    ]);
+    let out = trueup(dir.path(), &["lint"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("policies/a.rhai:2:13: syntax error"), "{err}");
+    assert!(
+        err.contains("policies/b.rhai:1:1: rule `b` has no `TITLE` constant"),
+        "{err}"
+    );
+}
+
+#[test]
+fn warnings_fail_only_when_denied() {
+    let dir = playbook(&[(
+        "a.rhai",
+        "const TITLE = \"t\";\nconst DESCRIPTION = \"d\";\nfn check(inv) {\n    if inv.products.len() > 42 { [] } else { [] }\n}\n",
+    )]);
+    assert_eq!(trueup(dir.path(), &["lint"]).status.code(), Some(0));
+    assert_eq!(
+        trueup(dir.path(), &["lint", "--deny-warnings"])
+            .status
+            .code(),
+        Some(1)
+    );
+    let ok = playbook(&[("a.rhai", GOOD)]);
+    assert_eq!(
+        trueup(ok.path(), &["lint", "--deny-warnings"])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn explain_a_rule_shows_thresholds_routing_remediation_and_tests() {
+    let out = trueup(&root(), &["explain", "install-spike"]);
+    assert_eq!(out.status.code(), Some(0));
+    let t = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "install-spike: Installations spiking",
+        "policies/install-spike.rhai",
+        "  SPIKE_FACTOR = 3.0",
+        "  MIN_RECENT = 10",
+        "severity: medium to high (in the test cases)",
+        "policies/routing.rhai → queue `sam-team`",
+        "options: investigate, uninstall",
+        "fires  policies/tests/install-spike.yaml:5:",
+        "quiet  policies/tests/install-spike.yaml:60: 9 recent installs are under the minimum",
+    ] {
+        assert!(t.contains(want), "missing {want:?} in:\n{t}");
+    }
+    let none = trueup(&root(), &["explain", "no-such-rule"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("its rules are: approaching-limit"));
+}
+
+#[test]
+fn explain_a_finding_shows_evidence_position_route_and_waivers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("waivers.yaml"),
+        "waivers:\n  - { rule: overuse, subject: \"nw-*\", reason: old deal, approved_by: j.doe, expires: 2026-06-30 }\n  - { rule: overuse, subject: ct-*, reason: other, approved_by: j.doe, expires: 2027-06-30 }\n",
+    )
+    .unwrap();
+    let waivers = dir.path().join("waivers.yaml");
+    let out = trueup(
+        &root(),
+        &[
+            "explain",
+            "--finding",
+            "overuse:product:nw-cad",
+            "examples/acme.yaml",
+            "--waivers",
+            waivers.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "overuse:product:nw-cad in examples/acme.yaml (as of 2026-11-01)",
+        "about: product nw-cad, examples/acme.yaml:18",
+        "  shortfall: 12",
+        "  device: entitled 80, consumed 92, shortfall 12, surplus 0, utilization 115.0%",
+        // The lapsed waiver makes this a repeat: firmer, faster escalation.
+        "  pattern: repeat",
+        "chosen by policies/routing.rhai: queue `sam-team`, owner sam-manager",
+        "after 2d: escalate to procurement on 2026-11-03",
+        "purchase: metric device, quantity 8",
+        ":2: rule `overuse` subject `nw-*`: matches, but expired on 2026-06-30",
+        ":3: rule `overuse` subject `ct-*`: rule matches, subject `ct-*` does not",
+    ] {
+        assert!(t.contains(want), "missing {want:?} in:\n{t}");
+    }
+    let missing = trueup(
+        &root(),
+        &[
+            "explain",
+            "--finding",
+            "overuse:product:nope",
+            "examples/acme.yaml",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+}
