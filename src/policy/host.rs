@@ -564,6 +564,24 @@ fn register_inventory(engine: &mut Engine) {
             },
         )
         .register_fn(
+            "surplus",
+            |inv: &mut Inventory, publisher: &str, metric: &str| -> Array {
+                let snap = &inv.0.snap;
+                let Some(publisher) = inv.lookup(publisher) else {
+                    return Array::new();
+                };
+                inv.0
+                    .positions
+                    .iter()
+                    .filter(|p| p.metric.as_str() == metric && p.surplus.is_some_and(|s| s > 0))
+                    .filter(|p| {
+                        snap.product(p.product).and_then(|pr| pr.publisher) == Some(publisher)
+                    })
+                    .map(|p| Dynamic::from(inv.position_map(p)))
+                    .collect()
+            },
+        )
+        .register_fn(
             "entitlements_of",
             |inv: &mut Inventory, product: &str| -> Array {
                 let Some(sym) = inv.lookup(product) else {

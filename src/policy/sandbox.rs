@@ -3,24 +3,26 @@
 //! Scripts get no file, network, module or clock access (Rhai is built
 //! without `std::time` and module loading), `eval` is disabled, variables
 //! must be declared, reading a missing map property is an error rather than
-//! a silent `()`, and every run is bounded in operations, call depth,
-//! expression depth and data sizes: a runaway script is an error naming its
-//! file, never a hang.
+//! a silent `()`, and every run is bounded in operations, call depth and
+//! expression depth: a runaway script is an error naming its file, never a
+//! hang.
 
 use rhai::{Engine, OptimizationLevel};
 
 use super::host;
 
-/// Limits a script runs under. `max_operations` can be raised from the CLI
-/// for playbooks that walk very large collections on purpose.
+/// Limits a script runs under.
+///
+/// There is deliberately no limit on string, array or map sizes: Rhai's size
+/// check walks the whole value after every update, which made collecting
+/// findings quadratic and copied host collections twice. Every element a
+/// script adds costs an operation, so `max_operations` bounds growth; it can
+/// be raised from the CLI for playbooks that walk large collections on purpose.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_operations: u64,
     pub max_call_levels: usize,
     pub max_expr_depth: usize,
-    pub max_string_size: usize,
-    pub max_array_size: usize,
-    pub max_map_size: usize,
 }
 
 impl Default for Limits {
@@ -29,12 +31,6 @@ impl Default for Limits {
             max_operations: 1_000_000,
             max_call_levels: 48,
             max_expr_depth: 64,
-            // Sizes count everything inside a value, so they must fit the host's
-            // own collections (a million installations as maps); the operations
-            // limit bounds how fast a script can grow anything.
-            max_string_size: 128 << 20,
-            max_array_size: 20_000_000,
-            max_map_size: 20_000_000,
         }
     }
 }
@@ -49,9 +45,6 @@ pub fn engine(limits: Limits) -> Engine {
         .set_max_operations(limits.max_operations)
         .set_max_call_levels(limits.max_call_levels)
         .set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth)
-        .set_max_string_size(limits.max_string_size)
-        .set_max_array_size(limits.max_array_size)
-        .set_max_map_size(limits.max_map_size)
         .disable_symbol("eval");
     // Output from `print` and `debug` is for the author at a terminal, never
     // part of results.
