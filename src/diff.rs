@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::diag::Diagnostic;
 use crate::engine::{Evaluation, Finding};
-use crate::report::FailOn;
+use crate::report::{FailOn, RuleInfo};
 
 /// How a finding differs between base and head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -50,6 +50,8 @@ pub struct DiffReport {
     pub entries: Vec<DiffEntry>,
     pub errors: Vec<Diagnostic>,
     pub fail_on: FailOn,
+    /// The head playbook's rules, for the formats that describe them.
+    pub rules: Vec<RuleInfo>,
 }
 
 impl DiffReport {
@@ -85,6 +87,7 @@ impl DiffReport {
             entries,
             errors: Vec::new(),
             fail_on,
+            rules: Vec::new(),
         }
     }
 

@@ -45,9 +45,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         evaluations,
         errors,
         fail_on: args.fail_on,
+        rules: report::RuleInfo::of(&playbook),
     };
     let text = report::render_check(&report, args.format, args.common.output.is_none());
-    // Text output with errors prints only the errors; JSON carries them.
+    // Text output with errors prints only the errors; the other formats carry them.
     if !matches!(args.format, Format::Text) || report.errors.is_empty() {
         emit(args.common.output.as_deref(), &text)?;
     }

@@ -109,6 +109,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
     print_diagnostics(&errors);
     let mut report = DiffReport::new(title, base, head, args.fail_on);
     report.errors = errors;
+    report.rules = report::RuleInfo::of(&head_playbook);
     let text = report::render_diff(&report, args.format, args.common.output.is_none());
     if !matches!(args.format, Format::Text) || report.errors.is_empty() {
         emit(args.common.output.as_deref(), &text)?;

@@ -1,7 +1,18 @@
 //! JUnit XML, the test report format GitLab, Jenkins and most CI read.
+//!
+//! `check` and `diff` report one suite per snapshot and one test case per
+//! rule of the playbook in it (classname the snapshot path, name the rule
+//! id): a case fails when the rule has findings that fail the run, and its
+//! failure lists them. Errors that made the run untrustworthy are failed
+//! cases of a last suite, `errors`, so the report never looks green then.
 
 use std::fmt::Write;
+use std::path::Path;
 
+use super::{route_text, rule_ids, text::remediation_text, waiver_text, CheckReport, FailOn};
+use crate::diag::Diagnostic;
+use crate::diff::{Change, DiffReport};
+use crate::engine::Finding;
 use crate::testing::CaseResult;
 
 /// Escapes text for XML attributes and content.
@@ -95,4 +106,127 @@ pub fn tests(results: &[CaseResult]) -> String {
         ));
     }
     render(&suites)
+}
+
+/// `trueup check -f junit`: one suite per snapshot, one case per rule.
+pub fn check(r: &CheckReport) -> String {
+    let mut suites: Vec<Suite> = r
+        .evaluations
+        .iter()
+        .map(|e| {
+            let failing: Vec<(&Finding, String)> = e
+                .findings
+                .iter()
+                .filter(|f| r.fail_on.fails(f))
+                .map(|f| (f, finding_text(f, "")))
+                .collect();
+            let ids = rule_ids(&r.rules, &e.findings);
+            suite(&e.snapshot.path, &ids, &failing, "", r.fail_on)
+        })
+        .collect();
+    suites.extend(errors(&r.errors));
+    render(&suites)
+}
+
+/// `trueup diff -f junit`: one suite per head snapshot, one case per rule,
+/// failing only for new or worsened findings at or above `--fail-on`.
+pub fn diff(r: &DiffReport) -> String {
+    let mut suites: Vec<Suite> = r
+        .head
+        .iter()
+        .map(|e| {
+            let failing: Vec<(&Finding, String)> = r
+                .failing()
+                .filter(|d| d.snapshot == e.snapshot.path)
+                .map(|d| {
+                    let change = match d.change {
+                        Change::New => "new ".to_string(),
+                        _ => format!("changed ({}) ", d.changes.join(", ")),
+                    };
+                    (&d.finding, finding_text(&d.finding, &change))
+                })
+                .collect();
+            let ids = rule_ids(&r.rules, &e.findings);
+            suite(
+                &e.snapshot.path,
+                &ids,
+                &failing,
+                "new or worsened ",
+                r.fail_on,
+            )
+        })
+        .collect();
+    suites.extend(errors(&r.errors));
+    render(&suites)
+}
+
+/// A snapshot's suite; a rule's case fails with a first line such as
+/// `2 findings at or above high`, then each failing finding.
+fn suite(
+    snapshot: &Path,
+    rule_ids: &[&str],
+    failing: &[(&Finding, String)],
+    what: &str,
+    fail_on: FailOn,
+) -> Suite {
+    let name = super::repo_path(snapshot);
+    let threshold = match fail_on {
+        FailOn::Severity(s) => s.as_str(),
+        FailOn::Never => "never",
+    };
+    let cases = rule_ids
+        .iter()
+        .map(|id| {
+            let texts: Vec<&String> = failing
+                .iter()
+                .filter(|(f, _)| f.rule == *id)
+                .map(|(_, t)| t)
+                .collect();
+            let mut failures = Vec::new();
+            if !texts.is_empty() {
+                let n = texts.len();
+                let s = if n == 1 { "" } else { "s" };
+                failures.push(format!("{n} {what}finding{s} at or above {threshold}"));
+                failures.extend(texts.into_iter().cloned());
+            }
+            (id.to_string(), name.clone(), failures)
+        })
+        .collect();
+    Suite { name, cases }
+}
+
+/// One failing finding: what, where, who hears of it, the first fix.
+fn finding_text(f: &Finding, prefix: &str) -> String {
+    let mut out = format!(
+        "{prefix}{} {} {}: {}",
+        f.severity, f.subject.kind, f.subject.id, f.message
+    );
+    if let Some(l) = &f.location {
+        let _ = write!(out, " ({}:{})", super::repo_path(&l.file), l.line);
+    }
+    if let Some(w) = waiver_text(f) {
+        let _ = write!(out, "\n  {w}");
+    }
+    if let Some(route) = &f.route {
+        let _ = write!(out, "\n  route: {}", route_text(route));
+    }
+    if let Some(first) = f.remediation.first() {
+        let _ = write!(out, "\n  fix: {}", remediation_text(first));
+    }
+    out
+}
+
+/// The run's errors as failed cases, or nothing.
+fn errors(diags: &[Diagnostic]) -> Option<Suite> {
+    if diags.is_empty() {
+        return None;
+    }
+    let cases = diags
+        .iter()
+        .map(|d| (d.location(), super::repo_path(&d.file), vec![d.to_string()]))
+        .collect();
+    Some(Suite {
+        name: "errors".into(),
+        cases,
+    })
 }

@@ -1,0 +1,173 @@
+//! `-f github`: GitHub Actions workflow commands, so findings annotate the
+//! pull request on the snapshot lines they are about.
+//!
+//! One line per finding, `::error file=…,line=…,title=rule (severity)::…`:
+//! critical and high are errors, medium warnings, low and info notices. The
+//! message is followed by the route and the first remediation option on
+//! lines of their own. A waived finding is a notice whatever its severity,
+//! titled `(…, waived)`, with the waiver's reason: still visible, never red.
+//! For a diff, only new and changed findings are annotated. Errors that made
+//! the run untrustworthy are `::error` lines at their file and line. A last
+//! plain line sums up the run for the log.
+
+use std::fmt::Write;
+
+use super::{place, route_text, text::remediation_text, waiver_text, CheckReport, FailOn};
+use crate::diag::{Diagnostic, Level};
+use crate::diff::{Change, DiffReport};
+use crate::engine::{Finding, Severity};
+
+/// The workflow command of a severity.
+pub fn command(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "notice",
+    }
+}
+
+pub fn check(r: &CheckReport) -> String {
+    let mut out = String::new();
+    for (e, f) in r.findings() {
+        annotation(&mut out, f, &e.snapshot.path, "", &[]);
+    }
+    errors(&mut out, &r.errors);
+    let counts = r.counts();
+    let mut summary: Vec<String> = Severity::ALL
+        .iter()
+        .rev()
+        .filter(|s| counts[**s as usize] > 0)
+        .map(|s| format!("{} {s}", counts[*s as usize]))
+        .collect();
+    if summary.is_empty() {
+        summary.push("no findings".into());
+    }
+    if r.waived() > 0 {
+        summary.push(format!("{} waived", r.waived()));
+    }
+    let _ = writeln!(
+        out,
+        "trueup check: {}; {}",
+        summary.join(", "),
+        verdict(r.fail_on, r.failing(), "")
+    );
+    out
+}
+
+pub fn diff(r: &DiffReport) -> String {
+    let mut out = String::new();
+    for e in &r.entries {
+        let label = match e.change {
+            Change::New => "new",
+            Change::Changed => "changed",
+            Change::Resolved => continue,
+        };
+        annotation(&mut out, &e.finding, &e.snapshot, label, &e.changes);
+    }
+    errors(&mut out, &r.errors);
+    let _ = writeln!(
+        out,
+        "trueup diff: {}: {} new, {} changed, {} resolved; {}",
+        r.title,
+        r.count(Change::New),
+        r.count(Change::Changed),
+        r.count(Change::Resolved),
+        verdict(r.fail_on, r.failing().count(), "new or worsened ")
+    );
+    out
+}
+
+fn verdict(fail_on: FailOn, failing: usize, what: &str) -> String {
+    match fail_on {
+        FailOn::Never => "--fail-on never".into(),
+        FailOn::Severity(s) if failing > 0 => format!("{failing} {what}at or above {s}: failing"),
+        FailOn::Severity(s) => format!("nothing {what}at or above {s}: passing"),
+    }
+}
+
+/// One finding's line; `label` (`new`, `changed`) goes into the title.
+fn annotation(
+    out: &mut String,
+    f: &Finding,
+    snapshot: &std::path::Path,
+    label: &str,
+    changes: &[String],
+) {
+    let (file, line) = place(f, snapshot);
+    let waived = f.is_waived();
+    let mut title = format!("{} ({}", f.rule, f.severity);
+    for extra in [label, if waived { "waived" } else { "" }] {
+        if !extra.is_empty() {
+            let _ = write!(title, ", {extra}");
+        }
+    }
+    title.push(')');
+    let mut message = f.message.clone();
+    if !changes.is_empty() {
+        let _ = write!(message, "\nchanged: {}", changes.join("; "));
+    }
+    if let Some(w) = waiver_text(f) {
+        let _ = write!(message, "\n{w}");
+    }
+    if let Some(route) = &f.route {
+        let _ = write!(message, "\nroute: {}", route_text(route));
+    }
+    if let Some(first) = f.remediation.first() {
+        let _ = write!(message, "\nfix: {}", remediation_text(first));
+    }
+    let level = if waived {
+        "notice"
+    } else {
+        command(f.severity)
+    };
+    let mut props = format!("file={}", property(&file));
+    if let Some(line) = line {
+        let _ = write!(props, ",line={line}");
+    }
+    let _ = writeln!(
+        out,
+        "::{level} {props},title={}::{}",
+        property(&title),
+        data(&message)
+    );
+}
+
+fn errors(out: &mut String, diags: &[Diagnostic]) {
+    for d in diags {
+        let level = match d.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        };
+        let mut props = format!("file={}", property(&super::repo_path(&d.file)));
+        if d.line > 0 {
+            let _ = write!(props, ",line={}", d.line);
+            if d.column > 0 {
+                let _ = write!(props, ",col={}", d.column);
+            }
+        }
+        let _ = writeln!(out, "::{level} {props}::{}", data(&d.message));
+    }
+}
+
+/// Escapes a command's message, as the Actions runner reads it back.
+pub fn data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a property value, where `:` and `,` also delimit.
+pub fn property(s: &str) -> String {
+    data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_follows_the_runner() {
+        assert_eq!(data("50% done\r\nnext: a, b"), "50%25 done%0D%0Anext: a, b");
+        assert_eq!(property("a: b, 5%\n"), "a%3A b%2C 5%25%0A");
+    }
+}

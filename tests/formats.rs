@@ -1,0 +1,308 @@
+//! The CI output formats (`sarif`, `junit`, `github`, `markdown`) of `check`
+//! and `diff`, as golden files.
+//!
+//! The fixture is `tests/golden/`: `base.yaml`, `head.yaml` (base plus five
+//! installations), a small playbook in `policies/` and `waivers.yaml` (one
+//! waiver in force, one expired). Each test runs the built binary from the
+//! project root, so paths in the output are the relative ones a CI job sees,
+//! and compares stdout byte for byte with `tests/golden/<command>.<format>`.
+//!
+//! After an intended change to a format, regenerate the golden files and
+//! review their diff before committing:
+//!
+//! ```sh
+//! TRUEUP_BLESS=1 cargo test --test formats
+//! ```
+//!
+//! The SARIF output is also validated against the official SARIF 2.1.0
+//! schema, read from `../shared/schemas/sarif-schema-2.1.0.json` beside the
+//! project (where CI has it; it is not copied into the project).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+const FORMATS: [(&str, &str); 4] = [
+    ("sarif", "sarif"),
+    ("junit", "junit.xml"),
+    ("github", "github.txt"),
+    ("markdown", "md"),
+];
+
+const POLICIES: &str = "tests/golden/policies";
+const BASE: &str = "tests/golden/base.yaml";
+const HEAD: &str = "tests/golden/head.yaml";
+
+fn check_args(format: &str) -> Vec<&str> {
+    vec!["check", "-p", POLICIES, BASE, HEAD, "-f", format]
+}
+
+fn diff_args(format: &str) -> Vec<&str> {
+    vec![
+        "diff", "-p", POLICIES, "--base", BASE, "--head", HEAD, "-f", format,
+    ]
+}
+
+/// Runs `trueup ARGS` from the project root, expecting exit code `code`.
+fn run(args: &[&str], code: i32) -> String {
+    let run = support::trueup(&root(), args).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        run.code,
+        Some(code),
+        "`trueup {}`\n{}",
+        args.join(" "),
+        run.describe()
+    );
+    run.stdout
+}
+
+/// Compares `got` with the golden file `name`, or rewrites it under
+/// `TRUEUP_BLESS=1`; returns a description of the mismatch, if any.
+fn golden(name: &str, got: &str) -> Option<String> {
+    let path = root().join("tests/golden").join(name);
+    if std::env::var_os("TRUEUP_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, got).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return None;
+    }
+    let want = match std::fs::read_to_string(&path) {
+        Ok(w) => w,
+        Err(e) => return Some(format!("{}: {e}", path.display())),
+    };
+    if want == got {
+        return None;
+    }
+    let (n, (w, g)) = want
+        .lines()
+        .chain(std::iter::repeat("<end of file>"))
+        .zip(got.lines().chain(std::iter::repeat("<end of file>")))
+        .enumerate()
+        .find(|(_, (w, g))| w != g)
+        .unwrap_or((0, ("(line endings differ)", "")));
+    Some(format!(
+        "{} differs from the output, first at line {}:\n  want: {w}\n  got:  {g}",
+        path.display(),
+        n + 1
+    ))
+}
+
+fn assert_goldens(command: &str, args: fn(&str) -> Vec<&str>) {
+    let mut failures = Vec::new();
+    for (format, ext) in FORMATS {
+        let out = run(&args(format), 1);
+        if let Some(f) = golden(&format!("{command}.{ext}"), &out) {
+            failures.push(f);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n\nif the change is intended: TRUEUP_BLESS=1 cargo test --test formats, then review the diff",
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn check_formats_match_their_golden_files() {
+    assert_goldens("check", check_args);
+}
+
+#[test]
+fn diff_formats_match_their_golden_files() {
+    assert_goldens("diff", diff_args);
+}
+
+/// The official schema, or a clear failure when `../shared` is missing.
+fn sarif_validator() -> jsonschema::Validator {
+    let path = root().join("../shared/schemas/sarif-schema-2.1.0.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read the SARIF 2.1.0 schema at {}: {e}\n\
+             the tests expect the shared folder beside the project, as CI has it",
+            path.display()
+        )
+    });
+    let schema: Value = serde_json::from_str(&text).expect("the SARIF schema is JSON");
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the SARIF schema compiles")
+}
+
+fn assert_valid(validator: &jsonschema::Validator, what: &str, sarif: &str) -> Value {
+    let doc: Value =
+        serde_json::from_str(sarif).unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("  at {}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what}: not valid SARIF 2.1.0:\n{}",
+        errors.join("\n")
+    );
+    doc
+}
+
+#[test]
+fn sarif_validates_against_the_official_schema() {
+    let validator = sarif_validator();
+    let check = run(&check_args("sarif"), 1);
+    let doc = assert_valid(&validator, "check -f sarif", &check);
+    let run0 = &doc["runs"][0];
+    let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+    let results = run0["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for r in results {
+        let index = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(
+            rules[index]["id"], r["ruleId"],
+            "ruleIndex points at the rule"
+        );
+    }
+    let waived: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["properties"]["waiver"] == "waived")
+        .collect();
+    assert_eq!(waived.len(), 2, "the view waiver applies in both snapshots");
+    for r in &waived {
+        assert_eq!(r["suppressions"][0]["kind"], "external");
+    }
+    let over = rules.iter().find(|r| r["id"] == "over").unwrap();
+    assert_eq!(
+        over["shortDescription"]["text"],
+        "Consumption above entitlement"
+    );
+
+    let diff = run(&diff_args("sarif"), 1);
+    let doc = assert_valid(&validator, "diff -f sarif", &diff);
+    let states: Vec<&str> = doc["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["baselineState"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["new", "new", "updated"],
+        "resolved findings are left out"
+    );
+
+    // The shipped example with the default playbook: every rule, real data.
+    let acme = run(&["check", "examples/acme.yaml", "-f", "sarif"], 1);
+    assert_valid(&validator, "check examples/acme.yaml -f sarif", &acme);
+}
+
+#[test]
+fn sarif_of_an_untrusted_run_is_valid_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad inventory.yaml");
+    std::fs::write(
+        &bad,
+        "trueup: 1\nsnapshot: { id: x, taken_at: 2026-13-01 }\n",
+    )
+    .unwrap();
+    let bad = bad.to_str().unwrap();
+    let out = run(&["check", "-p", POLICIES, HEAD, bad, "-f", "sarif"], 2);
+    let doc = assert_valid(&sarif_validator(), "check -f sarif with an error", &out);
+    let invocation = &doc["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let note = &invocation["toolExecutionNotifications"][0];
+    let uri = note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        .as_str()
+        .unwrap();
+    assert!(
+        uri.starts_with("file:///") && uri.ends_with("/bad%20inventory.yaml"),
+        "an absolute path is a file URI: {uri}"
+    );
+}
+
+#[test]
+fn junit_parses_and_fails_only_rules_with_failing_findings() {
+    for (args, failing) in [
+        (check_args("junit"), vec!["over", "over"]),
+        (diff_args("junit"), vec!["over"]),
+    ] {
+        let out = run(&args, 1);
+        let xml = roxmltree::Document::parse(&out)
+            .unwrap_or_else(|e| panic!("`trueup {}` is not XML: {e}\n{out}", args.join(" ")));
+        let top = xml.root_element();
+        assert_eq!(top.tag_name().name(), "testsuites");
+        let cases: Vec<roxmltree::Node> = top
+            .descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        assert_eq!(
+            top.attribute("tests"),
+            Some(cases.len().to_string().as_str())
+        );
+        let failed: Vec<&str> = cases
+            .iter()
+            .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+            .map(|c| c.attribute("name").unwrap())
+            .collect();
+        assert_eq!(failed, failing, "`trueup {}`", args.join(" "));
+        for c in &cases {
+            assert!(c
+                .attribute("classname")
+                .unwrap()
+                .starts_with("tests/golden/"));
+        }
+    }
+    let never = run(
+        &[
+            "check",
+            "-p",
+            POLICIES,
+            HEAD,
+            "-f",
+            "junit",
+            "--fail-on",
+            "never",
+        ],
+        0,
+    );
+    assert!(!never.contains("<failure"), "--fail-on never fails nothing");
+}
+
+/// The 1-based line of the first line of `file` that contains `text`.
+fn line_of(file: &Path, text: &str) -> usize {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains(text))
+        .unwrap_or_else(|| panic!("{} has no line with `{text}`", file.display()))
+        + 1
+}
+
+#[test]
+fn github_annotations_land_on_the_line_that_installs_on_an_unlisted_device() {
+    let line = line_of(&root().join(HEAD), "device: lab-9");
+    let out = run(&diff_args("github"), 1);
+    let want = format!(
+        "::warning file=tests/golden/head.yaml,line={line},title=unlisted-device (medium%2C new)::"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with(&want)),
+        "no `{want}` in:\n{out}"
+    );
+    assert!(
+        !out.contains("near-limit"),
+        "a diff annotates only new and changed findings:\n{out}"
+    );
+
+    // The same on the shipped example and the default playbook.
+    let line = line_of(&root().join("examples/acme.yaml"), "device: lab-07");
+    let out = run(&["check", "examples/acme.yaml", "-f", "github"], 1);
+    let want = format!(
+        "::error file=examples/acme.yaml,line={line},title=undisclosed-deployment (high)::"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with(&want)),
+        "no `{want}` in:\n{out}"
+    );
+}
