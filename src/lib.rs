@@ -13,6 +13,7 @@ pub mod diff;
 pub mod engine;
 pub mod explain;
 pub mod fsutil;
+pub mod generate;
 pub mod inventory;
 pub mod lint;
 pub mod policy;

@@ -33,6 +33,8 @@ enum Command {
     Test(command::test::TestArgs),
     /// Dry-run scenario timelines: what opens, escalates and resolves, and when
     Simulate(command::simulate::SimulateArgs),
+    /// Write a synthetic, deterministic snapshot of N installations (for benchmarks)
+    Generate(command::generate::GenerateArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => command::lint::run(args),
         Command::Explain(args) => command::explain::run(args),
         Command::Simulate(args) => command::simulate::run(args),
+        Command::Generate(args) => command::generate::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

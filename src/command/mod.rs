@@ -4,6 +4,7 @@
 pub mod check;
 pub mod diff;
 pub mod explain;
+pub mod generate;
 pub mod lint;
 pub mod position;
 pub mod simulate;

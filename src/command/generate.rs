@@ -1,0 +1,59 @@
+//! `trueup generate`: write a synthetic, deterministic snapshot of a given size.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::generate::{write_snapshot, Params};
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// How many installations (the other collections scale with it)
+    #[arg(long, value_name = "N")]
+    pub installations: usize,
+    /// Seed of the generator: the same seed and size give the same bytes
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Write the snapshot to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
+    let params = Params {
+        installations: args.installations,
+        seed: args.seed,
+    };
+    let stats = match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let mut w = BufWriter::with_capacity(1 << 20, file);
+            let stats = write_snapshot(&mut w, params)?;
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            stats
+        }
+        None => {
+            let mut w = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+            match write_snapshot(&mut w, params).and_then(|s| w.flush().map(|_| s)) {
+                Ok(s) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    eprintln!(
+        "generated {} installations, {} products ({} over-deployed, {} unlicensed, {} spiking), {} contracts, {} entitlements, {} devices, {} users",
+        stats.installations,
+        stats.products,
+        stats.over_deployed,
+        stats.unlicensed,
+        stats.spiking,
+        stats.contracts,
+        stats.entitlements,
+        stats.devices,
+        stats.users
+    );
+    Ok(0)
+}
