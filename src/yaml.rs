@@ -137,6 +137,13 @@ fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
     Diagnostic::error(path, 0, 0, what)
 }
 
+fn pos_of(span: &Span, line_offset: u32) -> Pos {
+    Pos {
+        line: span.start.line() as u32 + line_offset,
+        col: span.start.col() as u32 + 1,
+    }
+}
+
 /// A pull reader over one YAML document.
 pub struct Reader<'a, 'p> {
     file: &'p Path,
@@ -145,17 +152,18 @@ pub struct Reader<'a, 'p> {
     anchors: HashMap<usize, Node<'a>>,
     alias_nodes: usize,
     started: bool,
-}
-
-fn pos_of(span: &Span) -> Pos {
-    Pos {
-        line: span.start.line() as u32,
-        col: span.start.col() as u32 + 1,
-    }
+    /// Lines before `text` in its file, when `text` is a piece of it.
+    line_offset: u32,
 }
 
 impl<'a, 'p> Reader<'a, 'p> {
     pub fn new(file: &'p Path, text: &'a str) -> Self {
+        Self::at_line(file, text, 1)
+    }
+
+    /// A reader over a piece of a file that starts at the beginning of line
+    /// `first_line`: positions are the file's, not the piece's.
+    pub fn at_line(file: &'p Path, text: &'a str, first_line: u32) -> Self {
         Reader {
             file,
             parser: Parser::new_from_str(text),
@@ -163,7 +171,12 @@ impl<'a, 'p> Reader<'a, 'p> {
             anchors: HashMap::new(),
             alias_nodes: 0,
             started: false,
+            line_offset: first_line.saturating_sub(1),
         }
+    }
+
+    fn pos_of(&self, span: &Span) -> Pos {
+        pos_of(span, self.line_offset)
     }
 
     /// An error at `pos` in this reader's file.
@@ -187,7 +200,7 @@ impl<'a, 'p> Reader<'a, 'p> {
                 };
                 Err(Diagnostic::error(
                     self.file,
-                    m.line() as u32,
+                    m.line() as u32 + self.line_offset,
                     m.col() as u32 + 1,
                     message,
                 ))
@@ -211,7 +224,7 @@ impl<'a, 'p> Reader<'a, 'p> {
                 }
                 Event::DocumentStart(..) => {
                     return Err(self.error(
-                        pos_of(&span),
+                        self.pos_of(&span),
                         "a file holds one YAML document; found a second `---`",
                     ));
                 }
@@ -246,7 +259,11 @@ impl<'a, 'p> Reader<'a, 'p> {
             match ev {
                 Event::DocumentEnd => continue,
                 Event::StreamEnd => return Ok(()),
-                _ => return Err(self.error(pos_of(&span), "unexpected content after the document")),
+                _ => {
+                    return Err(
+                        self.error(self.pos_of(&span), "unexpected content after the document")
+                    )
+                }
             }
         }
     }
@@ -257,7 +274,7 @@ impl<'a, 'p> Reader<'a, 'p> {
         let (ev, span) = self.next_event()?;
         match ev {
             Event::StreamEnd | Event::DocumentEnd => Ok(None),
-            Event::MappingStart(..) => Ok(Some(pos_of(&span))),
+            Event::MappingStart(..) => Ok(Some(self.pos_of(&span))),
             other => {
                 let node = self.node(other, span, 0)?;
                 Err(self.error(
@@ -283,10 +300,11 @@ impl<'a, 'p> Reader<'a, 'p> {
     /// If the next value is a list, consumes its start and returns its position;
     /// then call [`Reader::next_item`] until it returns `None`.
     pub fn begin_seq(&mut self) -> Result<Option<Pos>, Diagnostic> {
+        let offset = self.line_offset;
         let (ev, span) = self.peek()?;
         // An anchored list is read whole, so that aliases can copy it.
         if matches!(ev, Event::SequenceStart(_, 0, _)) {
-            let pos = pos_of(span);
+            let pos = pos_of(span, offset);
             self.peeked = None;
             Ok(Some(pos))
         } else {
@@ -310,7 +328,7 @@ impl<'a, 'p> Reader<'a, 'p> {
     }
 
     fn node(&mut self, ev: Event<'a>, span: Span, depth: usize) -> Result<Node<'a>, Diagnostic> {
-        let pos = pos_of(&span);
+        let pos = self.pos_of(&span);
         if depth > MAX_DEPTH {
             return Err(self.error(pos, format!("nesting is deeper than {MAX_DEPTH} levels")));
         }

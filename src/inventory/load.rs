@@ -8,9 +8,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::model::*;
+use super::split::{self, Section};
 use crate::date::Date;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::yaml::{Fields, Node, Pos, Reader, Sink};
@@ -19,6 +21,17 @@ use crate::yaml::{Fields, Node, Pos, Reader, Sink};
 pub const FORMAT_VERSION: u64 = 1;
 /// Larger snapshot files are refused before they are read.
 pub const MAX_SNAPSHOT_BYTES: u64 = 2 << 30;
+
+/// The sections that are lists of records.
+const LISTS: &[&str] = &[
+    "products",
+    "contracts",
+    "entitlements",
+    "devices",
+    "users",
+    "installations",
+    "usage",
+];
 
 const TOP: &[&str] = &[
     "trueup",
@@ -38,10 +51,43 @@ pub fn load(path: &Path) -> Result<Snapshot, Diagnostics> {
     parse(path, &text)
 }
 
+/// Sections this large are read in pieces, on every core.
+const PIECE_BYTES: usize = 1 << 20;
+
 /// Validates snapshot text read from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Snapshot, Diagnostics> {
+    if rayon::current_num_threads() > 1 {
+        parse_in_pieces(path, text, PIECE_BYTES).0
+    } else {
+        parse_whole(path, text)
+    }
+}
+
+/// [`parse`], reading list sections of at least `piece_bytes` in pieces in
+/// parallel; also says how many pieces were read that way (0: the file was
+/// read in one piece). Whatever the pieces, the result is the one-piece
+/// result: same records, same symbols, same diagnostics (see [`split`]).
+pub fn parse_in_pieces(
+    path: &Path,
+    text: &str,
+    piece_bytes: usize,
+) -> (Result<Snapshot, Diagnostics>, usize) {
+    let max_pieces = 4 * rayon::current_num_threads();
+    let mut sections = split::plan(text, piece_bytes, max_pieces);
+    sections.retain(|s| LISTS.contains(&s.name.as_str()));
+    let pieces = sections.iter().map(|s| s.pieces.len()).sum();
+    if pieces > 0 {
+        if let Some(b) = read_in_pieces(path, text, sections) {
+            return (b.conclude(text), pieces);
+        }
+    }
+    (parse_whole(path, text), 0)
+}
+
+/// Reads the file in one piece, on one core.
+fn parse_whole(path: &Path, text: &str) -> Result<Snapshot, Diagnostics> {
     let mut b = Builder::new(path);
-    if let Err(d) = b.read(text) {
+    if let Err(d) = b.read(text, Vec::new()) {
         // Reading stopped part-way: cross-checks would report records that
         // are merely unread.
         let mut diags = std::mem::take(&mut b.sink.diags);
@@ -58,6 +104,63 @@ pub fn from_node(path: &Path, node: &Node, text: &str) -> Result<Snapshot, Diagn
     let mut b = Builder::new(path);
     b.read_node(node);
     b.conclude(text)
+}
+
+/// Reads the planned sections' pieces in parallel, then the rest of the
+/// file; `None` when any of it does not read cleanly, for the caller to read
+/// the file in one piece and report exactly where.
+fn read_in_pieces<'p>(path: &'p Path, text: &str, sections: Vec<Section>) -> Option<Builder<'p>> {
+    let jobs: Vec<(&str, &split::Piece)> = sections
+        .iter()
+        .flat_map(|s| s.pieces.iter().map(move |p| (s.name.as_str(), p)))
+        .collect();
+    let (skeleton, parts) = rayon::join(
+        || split::skeleton(text, &sections),
+        || {
+            jobs.par_iter()
+                .map(|(name, piece)| {
+                    read_piece(path, name, &text[piece.range.clone()], piece.first_line)
+                })
+                .collect::<Vec<_>>()
+        },
+    );
+    let mut parts = parts.into_iter().collect::<Option<Vec<_>>>()?.into_iter();
+    let pending: Vec<Pending> = sections
+        .iter()
+        .map(|s| Pending {
+            name: s.name.clone(),
+            key_line: s.key_line,
+            parts: parts.by_ref().take(s.pieces.len()).collect(),
+        })
+        .collect();
+    let mut b = Builder::new(path);
+    b.read(&skeleton, pending).ok()?;
+    Some(b)
+}
+
+/// One piece of a list section: a YAML list on its own, starting at line
+/// `first_line` of the file.
+fn read_piece<'p>(
+    path: &'p Path,
+    section: &str,
+    text: &str,
+    first_line: u32,
+) -> Option<Builder<'p>> {
+    let mut b = Builder::new(path);
+    let mut r = Reader::at_line(path, text, first_line);
+    r.begin_seq().ok()??;
+    while let Some(item) = r.next_item().ok()? {
+        b.record(section, &item);
+    }
+    r.finish().ok()?;
+    Some(b)
+}
+
+/// A section read in pieces, waiting for its key in the rest of the file.
+struct Pending<'p> {
+    name: String,
+    key_line: u32,
+    parts: Vec<Builder<'p>>,
 }
 
 /// Shows each diagnostic's source line, finding line starts once.
@@ -124,7 +227,10 @@ impl<'p> Builder<'p> {
         Err(Diagnostics(diags))
     }
 
-    fn read(&mut self, text: &str) -> Result<(), Diagnostic> {
+    /// Reads the file's text; `pending` sections were read in pieces and
+    /// their bodies blanked out of `text` (an error when one is not where
+    /// the plan put it).
+    fn read(&mut self, text: &str, mut pending: Vec<Pending<'p>>) -> Result<(), Diagnostic> {
         let file = self.sink.file;
         let mut r = Reader::new(file, text);
         let Some(_) = r.begin_map()? else {
@@ -141,6 +247,22 @@ impl<'p> Builder<'p> {
                 r.value(1)?;
                 continue;
             };
+            if let Some(i) = pending
+                .iter()
+                .position(|p| p.name == name && p.key_line == key.pos.line && key.pos.col == 1)
+            {
+                let v = r.value(1)?;
+                if !v.is_null() {
+                    return Err(r.error(
+                        v.pos,
+                        "a section read in pieces is not where it was planned",
+                    ));
+                }
+                for part in pending.remove(i).parts {
+                    self.absorb(part);
+                }
+                continue;
+            }
             if matches!(name.as_str(), "trueup" | "snapshot") || r.begin_seq()?.is_none() {
                 let v = r.value(1)?;
                 self.section(&name, &v);
@@ -151,8 +273,76 @@ impl<'p> Builder<'p> {
             }
         }
         r.finish()?;
+        if let Some(p) = pending.first() {
+            let pos = Pos {
+                line: p.key_line,
+                col: 1,
+            };
+            return Err(r.error(pos, "a section read in pieces is not where it was planned"));
+        }
         self.require_header(&seen);
         Ok(())
+    }
+
+    /// Takes in the records and diagnostics of a piece read on its own,
+    /// as though this builder had read them itself.
+    fn absorb(&mut self, part: Builder<'p>) {
+        let m = self.strings.absorb(&part.strings);
+        self.sink.diags.extend(part.sink.diags);
+        self.products
+            .extend(part.products.into_iter().map(|p| Product {
+                id: m.sym(p.id),
+                publisher: m.opt(p.publisher),
+                ..p
+            }));
+        self.contracts
+            .extend(part.contracts.into_iter().map(|c| Contract {
+                id: m.sym(c.id),
+                publisher: m.opt(c.publisher),
+                exempt_environments: c.exempt_environments.iter().map(|&e| m.sym(e)).collect(),
+                ..c
+            }));
+        self.raw_entitlements
+            .extend(
+                part.raw_entitlements
+                    .into_iter()
+                    .map(|(e, contract_pos, product_pos)| {
+                        let e = Entitlement {
+                            id: m.sym(e.id),
+                            contract: m.sym(e.contract),
+                            product: m.sym(e.product),
+                            ..e
+                        };
+                        (e, contract_pos, product_pos)
+                    }),
+            );
+        self.devices
+            .extend(part.devices.into_iter().map(|d| Device {
+                id: m.sym(d.id),
+                environment: m.opt(d.environment),
+                virtual_host: m.opt(d.virtual_host),
+                primary_user: m.opt(d.primary_user),
+                ..d
+            }));
+        self.users.extend(part.users.into_iter().map(|u| User {
+            id: m.sym(u.id),
+            ..u
+        }));
+        self.installations
+            .extend(part.installations.into_iter().map(|i| Installation {
+                device: m.sym(i.device),
+                product: m.sym(i.product),
+                version: m.opt(i.version),
+                user: m.opt(i.user),
+                discovered_by: m.opt(i.discovered_by),
+                ..i
+            }));
+        self.usage.extend(part.usage.into_iter().map(|u| Usage {
+            product: m.sym(u.product),
+            ..u
+        }));
+        self.hosts
+            .extend(part.hosts.into_iter().map(|(h, pos)| (m.sym(h), pos)));
     }
 
     /// Reads a snapshot given as an already-parsed node (a test case's inline

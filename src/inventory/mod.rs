@@ -3,6 +3,7 @@
 pub mod load;
 pub mod model;
 pub mod position;
+mod split;
 
 pub use load::load;
 pub use model::{Metric, RiskTier, Snapshot, Sym};

@@ -40,6 +40,31 @@ impl Interner {
     pub fn resolve(&self, sym: Sym) -> &str {
         &self.strings[sym.0.get() as usize - 1]
     }
+
+    /// Every string, in the order first interned (symbol 1 first).
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.strings.iter().map(|s| &**s)
+    }
+
+    /// Interns every string of `other` in the order `other` first saw them,
+    /// so symbols number as if one interner had seen both in turn; returns
+    /// the translation from `other`'s symbols to this interner's.
+    pub fn absorb(&mut self, other: &Interner) -> Remap {
+        Remap(other.strings.iter().map(|s| self.intern(s)).collect())
+    }
+}
+
+/// Symbols of one interner translated into another's.
+pub struct Remap(Vec<Sym>);
+
+impl Remap {
+    pub fn sym(&self, s: Sym) -> Sym {
+        self.0[s.0.get() as usize - 1]
+    }
+
+    pub fn opt(&self, s: Option<Sym>) -> Option<Sym> {
+        s.map(|s| self.sym(s))
+    }
 }
 
 /// How a product's risk to the organisation is rated.
