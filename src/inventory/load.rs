@@ -134,6 +134,7 @@ fn read_in_pieces<'p>(path: &'p Path, text: &str, sections: Vec<Section>) -> Opt
         })
         .collect();
     let mut b = Builder::new(path);
+    b.reserve(pending.iter().flat_map(|p| &p.parts));
     b.read(&skeleton, pending).ok()?;
     Some(b)
 }
@@ -153,6 +154,7 @@ fn read_piece<'p>(
         b.record(section, &item);
     }
     r.finish().ok()?;
+    b.shrink();
     Some(b)
 }
 
@@ -282,6 +284,47 @@ impl<'p> Builder<'p> {
         }
         self.require_header(&seen);
         Ok(())
+    }
+
+    /// Makes room for every record of `parts` at once: a million
+    /// installations are not copied again each time their list doubles.
+    fn reserve<'b>(&mut self, parts: impl Iterator<Item = &'b Builder<'p>> + Clone)
+    where
+        'p: 'b,
+    {
+        macro_rules! reserve {
+            ($($list:ident),*) => {$(
+                self.$list.reserve_exact(parts.clone().map(|p| p.$list.len()).sum());
+            )*};
+        }
+        reserve!(
+            products,
+            contracts,
+            raw_entitlements,
+            devices,
+            users,
+            installations,
+            usage,
+            hosts
+        );
+    }
+
+    /// Gives back what a piece's lists over-allocated while growing; all
+    /// pieces are held at once until they are taken in.
+    fn shrink(&mut self) {
+        macro_rules! shrink {
+            ($($list:ident),*) => {$( self.$list.shrink_to_fit(); )*};
+        }
+        shrink!(
+            products,
+            contracts,
+            raw_entitlements,
+            devices,
+            users,
+            installations,
+            usage,
+            hosts
+        );
     }
 
     /// Takes in the records and diagnostics of a piece read on its own,
