@@ -1,0 +1,485 @@
+//! `cargo bench [-- SIZE...]`: how fast trueup is on generated snapshots of
+//! 10k, 100k and 1M installations (or the sizes given: `10k`, `100k`, `1M`,
+//! or a plain number), phase by phase, against serde_yaml parsing the same
+//! file into a `serde_yaml::Value` in the same kind of process.
+//!
+//! Snapshots are generated once into `target/bench/` with the seeded
+//! generator (`trueup generate --installations N --seed 1`). Each
+//! measurement runs in a process of its own, so one phase's memory never
+//! counts against another: the yardstick in one, trueup's phases in-library
+//! in another (peak memory is read after each phase, so it is the peak so
+//! far), and whole `trueup` commands as a user runs them. Whole commands
+//! run three times; the median is reported.
+//!
+//! The last table checks the targets trueup holds itself to, as ratios
+//! measured in this one run.
+
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use trueup::engine::{evaluate, EvalOptions};
+use trueup::generate::{write_snapshot, Params};
+use trueup::policy::{Limits, Playbook};
+use trueup::report::{self, CheckReport, FailOn, Format};
+
+const SEED: u64 = 1;
+/// Set in the processes this benchmark starts to measure one thing.
+const CHILD: &str = "TRUEUP_BENCH_CHILD";
+/// Whole-command runs per measurement; the median is kept.
+const RUNS: usize = 3;
+/// Published whole-process figures for the overuse, unlicensed and
+/// install-spike rules on a generated 1M-installation snapshot, 2-core
+/// machine: regorus (Rego in Rust, from YAML) and OPA (from JSON).
+const REGORUS_1M_SECS: f64 = 36.0;
+const OPA_1M_SECS: f64 = 48.0;
+/// The three rules the published figures cover.
+const THREE_RULES: &[&str] = &["overuse.rhai", "unlicensed.rhai", "install-spike.rhai"];
+
+fn main() {
+    if let Ok(what) = std::env::var(CHILD) {
+        let path = PathBuf::from(std::env::var_os("TRUEUP_BENCH_FILE").expect("file"));
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        match what.as_str() {
+            "yardstick" => yardstick(&path),
+            _ => phases(&root, &path),
+        }
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // `cargo bench` passes `--bench`; anything else that is a size selects it.
+    let mut sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .filter_map(|a| {
+            let s = parse_size(&a);
+            if s.is_none() {
+                eprintln!("note: ignoring `{a}` (not a size such as 10k, 100k, 1M)");
+            }
+            s
+        })
+        .collect();
+    if sizes.is_empty() {
+        sizes = vec![10_000, 100_000, 1_000_000];
+    }
+    let mut results = Vec::new();
+    for n in sizes {
+        match bench(&root, n) {
+            Ok(r) => results.push(r),
+            Err(e) => {
+                eprintln!("error: {} installations: {e}", label(n));
+                std::process::exit(2);
+            }
+        }
+    }
+    targets(&results);
+}
+
+// ---- measurements, each in its own process ----
+
+/// One measured step: seconds and the process's peak memory by then.
+#[derive(Clone, Debug)]
+struct Row {
+    phase: String,
+    secs: f64,
+    peak: Option<u64>,
+}
+
+/// VmHWM (peak resident set) of this process, in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Prints a row for the parent to read.
+fn report_row(phase: &str, secs: f64) {
+    println!("row\t{phase}\t{secs}\t{}", peak_rss().unwrap_or(0));
+}
+
+fn yardstick(path: &Path) {
+    let start = Instant::now();
+    let text = std::fs::read_to_string(path).expect("read");
+    let v: serde_yaml::Value = serde_yaml::from_str(&text).expect("serde_yaml parses");
+    let secs = start.elapsed().as_secs_f64();
+    report_row("serde_yaml → Value (yardstick)", secs);
+    drop(v);
+}
+
+fn phases(root: &Path, path: &Path) {
+    let policies = root.join("policies");
+    let playbook = Playbook::load(&policies, Limits::default()).expect("the playbook loads");
+    let timed = |phase: &str, start: Instant| report_row(phase, start.elapsed().as_secs_f64());
+
+    let start = Instant::now();
+    let snapshot = Arc::new(trueup::inventory::load(path).expect("the snapshot loads"));
+    timed("load (read, parse, validate)", start);
+
+    let start = Instant::now();
+    let rows = trueup::inventory::positions(&snapshot, snapshot.meta.taken_at);
+    timed("licence position", start);
+    println!("count\tposition rows\t{}", rows.len());
+    drop(rows);
+
+    let start = Instant::now();
+    let evaluation = evaluate(&playbook, snapshot, EvalOptions::default()).expect("evaluates");
+    timed("evaluate (rules, remediation, routes)", start);
+    println!("count\tfindings\t{}", evaluation.findings.len());
+
+    let check = CheckReport {
+        policies: policies.clone(),
+        policies_digest: playbook.digest.clone(),
+        evaluations: vec![evaluation],
+        errors: Vec::new(),
+        fail_on: FailOn::parse("high").expect("a severity"),
+        rules: report::RuleInfo::of(&playbook),
+    };
+    let start = Instant::now();
+    let text = report::render_check(&check, Format::Text, false);
+    let json = report::render_check(&check, Format::Json, false);
+    timed("output (text and JSON)", start);
+    println!("count\tbytes of output\t{}", text.len() + json.len());
+}
+
+/// What a child measured: rows, and counts of what it saw.
+type Measurements = (Vec<Row>, Vec<(String, u64)>);
+
+/// Runs this benchmark again as a child measuring `what` on `file`.
+fn child(what: &str, file: &Path) -> Result<Measurements, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .env(CHILD, what)
+        .env("TRUEUP_BENCH_FILE", file)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("measuring {what} failed ({})", out.status));
+    }
+    let mut rows = Vec::new();
+    let mut counts = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        match f.as_slice() {
+            ["row", phase, secs, peak] => rows.push(Row {
+                phase: phase.to_string(),
+                secs: secs.parse().unwrap_or(f64::NAN),
+                peak: peak.parse().ok().filter(|&p| p > 0),
+            }),
+            ["count", what, n] => counts.push((what.to_string(), n.parse().unwrap_or(0))),
+            _ => {}
+        }
+    }
+    Ok((rows, counts))
+}
+
+/// A whole `trueup` command, `RUNS` times: the median wall time and the
+/// peak memory of that run (from `/usr/bin/time` where it exists).
+fn command(root: &Path, args: &[&std::ffi::OsStr]) -> Result<(f64, Option<u64>), String> {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_trueup"));
+    let time = Path::new("/usr/bin/time");
+    let mut runs = Vec::new();
+    for _ in 0..RUNS {
+        let mut cmd = if time.exists() {
+            let mut c = Command::new(time);
+            c.arg("-v").arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        cmd.args(args)
+            .current_dir(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let start = Instant::now();
+        let out = cmd.output().map_err(|e| e.to_string())?;
+        let secs = start.elapsed().as_secs_f64();
+        if !matches!(out.status.code(), Some(0 | 1)) {
+            return Err(format!(
+                "`trueup {}` exited {}:\n{}",
+                args.iter()
+                    .map(|a| a.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let peak = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024);
+        runs.push((secs, peak));
+    }
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(runs[runs.len() / 2])
+}
+
+// ---- one size ----
+
+/// What the targets are checked against, for one size.
+struct Measured {
+    n: usize,
+    size: u64,
+    yardstick: f64,
+    load: f64,
+    evaluate: f64,
+    check: f64,
+    check_peak: Option<u64>,
+    three_rules: f64,
+    simulate: Option<f64>,
+}
+
+fn bench(root: &Path, n: usize) -> Result<Measured, String> {
+    let path = snapshot_path(root, n).map_err(|e| e.to_string())?;
+    let size = std::fs::metadata(&path).map_err(|e| e.to_string())?.len();
+    let three = three_rule_playbook(root).map_err(|e| e.to_string())?;
+
+    let (mut rows, _) = child("yardstick", &path)?;
+    let (phases, counts) = child("phases", &path)?;
+    rows.extend(phases);
+    let (check, check_peak) = command(root, &["check".as_ref(), path.as_os_str()])?;
+    rows.push(Row {
+        phase: "`trueup check` (whole process)".into(),
+        secs: check,
+        peak: check_peak,
+    });
+    let (three_rules, three_peak) = command(
+        root,
+        &[
+            "check".as_ref(),
+            "-p".as_ref(),
+            three.as_os_str(),
+            path.as_os_str(),
+        ],
+    )?;
+    rows.push(Row {
+        phase: "`trueup check`, three rules".into(),
+        secs: three_rules,
+        peak: three_peak,
+    });
+    // The simulation benchmark's scenario names the 100k snapshot.
+    let scenario = root.join("benches").join("simulate-100k.yaml");
+    let simulate = if n == 100_000 {
+        let (secs, peak) = command(root, &["simulate".as_ref(), scenario.as_os_str()])?;
+        rows.push(Row {
+            phase: "`trueup simulate`, 90 days, 20 events".into(),
+            secs,
+            peak,
+        });
+        Some(secs)
+    } else {
+        None
+    };
+
+    let secs_of = |prefix: &str| {
+        rows.iter()
+            .find(|r| r.phase.starts_with(prefix))
+            .map_or(f64::NAN, |r| r.secs)
+    };
+    let yard = secs_of("serde_yaml");
+    println!();
+    println!(
+        "### {} installations ({:.1} MB of YAML; {})",
+        label(n),
+        size as f64 / 1e6,
+        counts
+            .iter()
+            .map(|(what, k)| format!("{k} {what}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!();
+    println!("| phase | seconds | × serde_yaml | peak memory | × file size |");
+    println!("|---|---:|---:|---:|---:|");
+    for r in &rows {
+        let (peak, ratio) = match r.peak {
+            Some(b) => (
+                format!("{:.0} MB", b as f64 / 1e6),
+                format!("{:.2}", b as f64 / size as f64),
+            ),
+            None => ("n/a".into(), "n/a".into()),
+        };
+        println!(
+            "| {} | {:.3} | {:.2} | {peak} | {ratio} |",
+            r.phase,
+            r.secs,
+            r.secs / yard
+        );
+    }
+    Ok(Measured {
+        n,
+        size,
+        yardstick: yard,
+        load: secs_of("load"),
+        evaluate: secs_of("evaluate"),
+        check,
+        check_peak,
+        three_rules,
+        simulate,
+    })
+}
+
+/// A playbook of the three rules the published peer figures cover.
+fn three_rule_playbook(root: &Path) -> std::io::Result<PathBuf> {
+    let dir = root.join("target").join("bench").join("three-rules");
+    std::fs::create_dir_all(&dir)?;
+    for rule in THREE_RULES {
+        std::fs::copy(root.join("policies").join(rule), dir.join(rule))?;
+    }
+    Ok(dir)
+}
+
+// ---- the targets ----
+
+fn targets(results: &[Measured]) {
+    let at = |n: usize| results.iter().find(|r| r.n == n);
+    let mut lines: Vec<(String, String, bool)> = Vec::new();
+    if let Some(m) = at(1_000_000) {
+        let three = REGORUS_1M_SECS / m.three_rules;
+        lines.push((
+            format!(
+                "three rules at 1M: {:.1} s; regorus {REGORUS_1M_SECS:.0} s, OPA {OPA_1M_SECS:.0} s",
+                m.three_rules
+            ),
+            format!(
+                "{three:.1}× regorus (≥ 3×), {:.1}× OPA (≥ 4×)",
+                OPA_1M_SECS / m.three_rules
+            ),
+            three >= 3.0 && OPA_1M_SECS / m.three_rules >= 4.0,
+        ));
+        let check = REGORUS_1M_SECS / m.check;
+        lines.push((
+            format!("default playbook at 1M: `trueup check` {:.1} s", m.check),
+            format!(
+                "{check:.1}× regorus (≥ 3×), {:.1}× OPA (≥ 4×)",
+                OPA_1M_SECS / m.check
+            ),
+            check >= 3.0 && OPA_1M_SECS / m.check >= 4.0,
+        ));
+        let share = m.evaluate / m.load;
+        lines.push((
+            format!(
+                "evaluation at 1M: {:.2} s on {:.2} s of loading",
+                m.evaluate, m.load
+            ),
+            format!("adds {:.0}% (≤ 25%)", share * 100.0),
+            share <= 0.25,
+        ));
+    }
+    for r in results {
+        let ratio = r.load / r.yardstick;
+        lines.push((
+            format!(
+                "loading at {}: {:.2} s, serde_yaml → Value {:.2} s",
+                label(r.n),
+                r.load,
+                r.yardstick
+            ),
+            format!("{ratio:.2}× (≤ 1×)"),
+            ratio <= 1.0,
+        ));
+    }
+    // A process starts at some 12 MB whatever it reads, so the memory
+    // target is about large snapshots; smaller ones show in their tables.
+    for r in results.iter().filter(|r| r.n >= 1_000_000) {
+        if let Some(peak) = r.check_peak {
+            let ratio = peak as f64 / r.size as f64;
+            lines.push((
+                format!(
+                    "peak memory of `trueup check` at {}: {:.0} MB for {:.0} MB of YAML",
+                    label(r.n),
+                    peak as f64 / 1e6,
+                    r.size as f64 / 1e6
+                ),
+                format!("{ratio:.2}× the file (≤ 3×)"),
+                ratio <= 3.0,
+            ));
+        }
+    }
+    if let (Some(big), Some(small)) = (at(1_000_000), at(100_000)) {
+        let ratio = big.check / small.check;
+        lines.push((
+            format!(
+                "growth: `trueup check` {:.2} s at 1M, {:.2} s at 100k",
+                big.check, small.check
+            ),
+            format!("{ratio:.1}× (≤ 11×)"),
+            ratio <= 11.0,
+        ));
+    }
+    if let Some(r) = at(100_000) {
+        if let Some(sim) = r.simulate {
+            let ratio = sim / r.check;
+            lines.push((
+                format!(
+                    "simulation at 100k: {sim:.2} s, one `trueup check` {:.2} s",
+                    r.check
+                ),
+                format!("{ratio:.1}× one check (≤ 10×)"),
+                ratio <= 10.0,
+            ));
+        }
+    }
+    println!();
+    println!("### Targets");
+    println!();
+    println!("| measured | ratio (target) | met |");
+    println!("|---|---|---|");
+    for (what, ratio, met) in &lines {
+        println!(
+            "| {what} | {ratio} | {} |",
+            if *met { "yes" } else { "**no**" }
+        );
+    }
+}
+
+// ---- snapshots and sizes ----
+
+fn snapshot_path(root: &Path, n: usize) -> std::io::Result<PathBuf> {
+    let dir = root.join("target").join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("snapshot-{}-s{SEED}.yaml", label(n)));
+    if !path.exists() {
+        eprintln!("generating {} ...", path.display());
+        let tmp = path.with_extension("yaml.tmp");
+        let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+        write_snapshot(
+            &mut w,
+            Params {
+                installations: n,
+                seed: SEED,
+            },
+        )?;
+        drop(w);
+        std::fs::rename(&tmp, &path)?;
+    }
+    Ok(path)
+}
+
+fn parse_size(s: &str) -> Option<usize> {
+    let lower = s.to_ascii_lowercase();
+    let (num, mult) = match lower.strip_suffix('k') {
+        Some(n) => (n, 1_000),
+        None => match lower.strip_suffix('m') {
+            Some(n) => (n, 1_000_000),
+            None => (lower.as_str(), 1),
+        },
+    };
+    num.parse::<usize>()
+        .ok()
+        .filter(|&n| n > 0)
+        .map(|n| n * mult)
+}
+
+fn label(n: usize) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}
