@@ -7,7 +7,24 @@ use anyhow::{bail, Context, Result};
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, synced,
 /// then renamed over it. A crash leaves the old file or the new one.
+///
+/// What is not a file is written to as it is: `/dev/null`, `/dev/stdout`, a
+/// named pipe or a socket must never be replaced by a file. A symbolic link
+/// to a file stays a link; the file it points at is replaced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let context = || format!("cannot write `{}`", path.display());
+    let path = match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() && !meta.is_dir() => {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(context)?;
+            return f.write_all(bytes).with_context(context);
+        }
+        Ok(_) => std::fs::canonicalize(path).with_context(context)?,
+        Err(_) => path.to_path_buf(),
+    };
+    let path = path.as_path();
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

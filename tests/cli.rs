@@ -240,6 +240,49 @@ fn output_file_is_written_and_globs_expand() {
 }
 
 #[test]
+fn output_to_a_pipe_or_a_link_writes_through_and_replaces_nothing() {
+    use std::os::unix::fs::FileTypeExt;
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    s.write("snap.yaml", SNAPSHOT);
+    // A named pipe, as `-o /dev/stdout` or a process substitution gives:
+    // written to, never renamed over.
+    let fifo = s.path().join("pipe");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    // Held open for reading and writing, so trueup's open never blocks and
+    // a broken trueup fails the assertions instead of hanging the test.
+    let mut pipe = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .expect("open the pipe");
+    let out = s.run(&["check", "snap.yaml", "-f", "json", "-o", "pipe"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the pipe was replaced by a file");
+    let mut buf = vec![0; 1 << 16];
+    let n = std::io::Read::read(&mut pipe, &mut buf).expect("read the pipe");
+    let got = String::from_utf8_lossy(&buf[..n]);
+    assert!(got.contains("\"findings\""), "{got}");
+    // A link to a report stays a link; the report it points at is replaced.
+    s.write("reports/latest.json", "old");
+    std::os::unix::fs::symlink("reports/latest.json", s.path().join("report.json")).unwrap();
+    let out = s.run(&["check", "snap.yaml", "-f", "json", "-o", "report.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let link = s.path().join("report.json");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let report = std::fs::read_to_string(s.path().join("reports/latest.json")).unwrap();
+    assert!(report.contains("\"findings\""), "{report}");
+}
+
+#[test]
 fn findings_point_at_the_snapshot_line() {
     let s = Scratch::new();
     s.write("policies/over.rhai", OVER_RULE);
