@@ -793,7 +793,7 @@ impl<'p> Builder<'p> {
             what: &str,
             key: impl Fn(&T) -> (Sym, u32),
             strings: &Interner,
-            out: &mut HashMap<Sym, usize>,
+            out: &mut SymMap<usize>,
             diags: &mut Vec<Diagnostic>,
             file: &Path,
         ) {

@@ -325,18 +325,22 @@ pub struct Snapshot {
     pub(crate) index: Index,
 }
 
+/// A map keyed by symbols, with a fast hasher: symbols are small integers
+/// from the snapshot's own table, so there is nothing to defend against.
+pub type SymMap<V> = HashMap<Sym, V, DefaultHashBuilder>;
+
 /// Lookups the loader builds once, and [`Snapshot::reindex`] rebuilds.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Index {
-    pub products: HashMap<Sym, usize>,
-    pub contracts: HashMap<Sym, usize>,
-    pub entitlements: HashMap<Sym, usize>,
-    pub devices: HashMap<Sym, usize>,
-    pub users: HashMap<Sym, usize>,
+    pub products: SymMap<usize>,
+    pub contracts: SymMap<usize>,
+    pub entitlements: SymMap<usize>,
+    pub devices: SymMap<usize>,
+    pub users: SymMap<usize>,
     /// Product → range of [`Snapshot::installations`].
-    pub installs_by_product: HashMap<Sym, std::ops::Range<usize>>,
+    pub installs_by_product: SymMap<std::ops::Range<usize>>,
     /// Product → indices of its entitlements.
-    pub entitlements_by_product: HashMap<Sym, Vec<usize>>,
+    pub entitlements_by_product: SymMap<Vec<usize>>,
 }
 
 impl Index {
@@ -346,8 +350,8 @@ impl Index {
         items: &[T],
         id: impl Fn(&T) -> Sym,
         mut duplicate: impl FnMut(usize, usize),
-    ) -> HashMap<Sym, usize> {
-        let mut out = HashMap::with_capacity(items.len());
+    ) -> SymMap<usize> {
+        let mut out = SymMap::with_capacity_and_hasher(items.len(), Default::default());
         for (i, item) in items.iter().enumerate() {
             match out.entry(id(item)) {
                 std::collections::hash_map::Entry::Occupied(first) => duplicate(i, *first.get()),

@@ -7,7 +7,10 @@
 //! positions, counts of installations by product and date range, unlisted
 //! devices. Policy authors find every function in `docs/policy-api.md`.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
+
+use hashbrown::DefaultHashBuilder;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
 
@@ -112,6 +115,10 @@ struct Cache {
     usage: OnceLock<Array>,
     positions: OnceLock<Array>,
     unlisted_devices: OnceLock<Array>,
+    /// Rows with a surplus, by the product's publisher and the metric.
+    surplus: OnceLock<HashMap<(Sym, Metric), Vec<usize>, DefaultHashBuilder>>,
+    /// Each product's rows (rows are sorted by product).
+    rows_of: OnceLock<SymMap<std::ops::Range<usize>>>,
 }
 
 impl Inventory {
@@ -165,6 +172,50 @@ impl Inventory {
 
     fn cached(&self, cell: &OnceLock<Array>, build: impl FnOnce() -> Array) -> Array {
         cell.get_or_init(build).clone()
+    }
+
+    /// Every position row as a script map, built once per evaluation.
+    fn position_maps(&self) -> &Array {
+        self.0
+            .cache
+            .positions
+            .get_or_init(|| maps(&self.0.positions, |p| self.position_map(p)))
+    }
+
+    /// Copies of the maps of the rows at `rows`: hooks ask for a few rows
+    /// per finding, and copying a map costs far less than building it.
+    fn position_rows(&self, rows: impl IntoIterator<Item = usize>) -> Array {
+        let maps = self.position_maps();
+        rows.into_iter().map(|i| maps[i].clone()).collect()
+    }
+
+    /// The rows of `product`.
+    fn rows_of(&self, product: Sym) -> std::ops::Range<usize> {
+        let index = self.0.cache.rows_of.get_or_init(|| {
+            let mut index = SymMap::default();
+            for (i, p) in self.0.positions.iter().enumerate() {
+                index.entry(p.product).or_insert(i..i).end = i + 1;
+            }
+            index
+        });
+        index.get(&product).cloned().unwrap_or(0..0)
+    }
+
+    /// Rows with a surplus of `metric` at products of `publisher`.
+    fn surplus_rows(&self, publisher: Sym, metric: Metric) -> &[usize] {
+        let index = self.0.cache.surplus.get_or_init(|| {
+            let snap = &self.0.snap;
+            let mut index: HashMap<(Sym, Metric), Vec<usize>, DefaultHashBuilder> =
+                HashMap::default();
+            for (i, p) in self.0.positions.iter().enumerate() {
+                let publisher = snap.product(p.product).and_then(|pr| pr.publisher);
+                if let (Some(publisher), Some(1..)) = (publisher, p.surplus) {
+                    index.entry((publisher, p.metric)).or_default().push(i);
+                }
+            }
+            index
+        });
+        index.get(&(publisher, metric)).map_or(&[], Vec::as_slice)
     }
 
     /// The Rhai map of a product.
@@ -545,9 +596,7 @@ fn register_inventory(engine: &mut Engine) {
             )
         })
         .register_fn("positions", |inv: &mut Inventory| {
-            inv.cached(&inv.0.cache.positions, || {
-                maps(&inv.0.positions, |p| inv.position_map(p))
-            })
+            inv.position_maps().clone()
         })
         .register_fn(
             "positions_of",
@@ -555,30 +604,18 @@ fn register_inventory(engine: &mut Engine) {
                 let Some(sym) = inv.lookup(product) else {
                     return Array::new();
                 };
-                inv.0
-                    .positions
-                    .iter()
-                    .filter(|p| p.product == sym)
-                    .map(|p| Dynamic::from(inv.position_map(p)))
-                    .collect()
+                inv.position_rows(inv.rows_of(sym))
             },
         )
         .register_fn(
             "surplus",
             |inv: &mut Inventory, publisher: &str, metric: &str| -> Array {
-                let snap = &inv.0.snap;
-                let Some(publisher) = inv.lookup(publisher) else {
+                let (Some(publisher), Some(metric)) =
+                    (inv.lookup(publisher), Metric::parse(metric))
+                else {
                     return Array::new();
                 };
-                inv.0
-                    .positions
-                    .iter()
-                    .filter(|p| p.metric.as_str() == metric && p.surplus.is_some_and(|s| s > 0))
-                    .filter(|p| {
-                        snap.product(p.product).and_then(|pr| pr.publisher) == Some(publisher)
-                    })
-                    .map(|p| Dynamic::from(inv.position_map(p)))
-                    .collect()
+                inv.position_rows(inv.surplus_rows(publisher, metric).iter().copied())
             },
         )
         .register_fn(
