@@ -86,6 +86,13 @@ fn edit_lines(text: &str, prefix: &str, every: usize, f: impl Fn(&str) -> String
     out
 }
 
+/// Both reads agree, the snapshot is valid, and it was read in many pieces.
+fn clean_in_pieces(what: &str, text: &str) {
+    let (out, pieces) = agree(what, text);
+    assert!(!out.starts_with("errors"), "{what}: {}", head(&out));
+    assert!(pieces > 10, "{what}: expected many pieces, got {pieces}");
+}
+
 fn head(out: &str) -> &str {
     &out[..out.len().min(600)]
 }
@@ -94,9 +101,7 @@ const INSTALL: &str = "  - { device: ";
 
 #[test]
 fn a_clean_snapshot_reads_the_same_in_pieces() {
-    let (out, pieces) = agree("clean", &generated());
-    assert!(!out.starts_with("errors"), "{}", head(&out));
-    assert!(pieces > 10, "expected many pieces, got {pieces}");
+    clean_in_pieces("clean", &generated());
 }
 
 #[test]
@@ -158,17 +163,13 @@ fn anchors_and_aliases_keep_their_section_whole() {
 #[test]
 fn windows_line_endings_read_the_same() {
     let text = generated().replace('\n', "\r\n");
-    let (out, pieces) = agree("CRLF", &text);
-    assert!(!out.starts_with("errors"), "{}", head(&out));
-    assert!(pieces > 10);
+    clean_in_pieces("CRLF", &text);
 }
 
 #[test]
 fn lists_flush_with_their_key_read_the_same() {
     let text = edit_lines(&generated(), "  - { ", 1, |l| l.replacen("  - ", "- ", 1));
-    let (out, pieces) = agree("indent 0", &text);
-    assert!(!out.starts_with("errors"), "{}", head(&out));
-    assert!(pieces > 10);
+    clean_in_pieces("indent 0", &text);
 }
 
 #[test]
@@ -180,9 +181,7 @@ fn comments_blank_lines_and_a_commented_key_read_the_same() {
     let text = edit_lines(&text, INSTALL, 50, |l| {
         format!("{l}\n# a note at column 0\n    # an indented note\n")
     });
-    let (out, pieces) = agree("comments", &text);
-    assert!(!out.starts_with("errors"), "{}", head(&out));
-    assert!(pieces > 10);
+    clean_in_pieces("comments", &text);
 }
 
 #[test]
@@ -200,9 +199,7 @@ fn block_style_records_read_the_same() {
         }
         out
     });
-    let (out, pieces) = agree("block records", &text);
-    assert!(!out.starts_with("errors"), "{}", head(&out));
-    assert!(pieces > 10);
+    clean_in_pieces("block records", &text);
 }
 
 #[test]

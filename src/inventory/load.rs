@@ -181,6 +181,20 @@ pub fn attach_sources(diags: &mut [Diagnostic], text: &str) {
     }
 }
 
+/// Runs `$m!(list)` for each record list a [`Builder`] holds.
+macro_rules! each_list {
+    ($m:ident) => {
+        $m!(products);
+        $m!(contracts);
+        $m!(raw_entitlements);
+        $m!(devices);
+        $m!(users);
+        $m!(installations);
+        $m!(usage);
+        $m!(hosts);
+    };
+}
+
 struct Builder<'p> {
     sink: Sink<'p>,
     strings: Interner,
@@ -293,38 +307,23 @@ impl<'p> Builder<'p> {
         'p: 'b,
     {
         macro_rules! reserve {
-            ($($list:ident),*) => {$(
-                self.$list.reserve_exact(parts.clone().map(|p| p.$list.len()).sum());
-            )*};
+            ($list:ident) => {
+                self.$list
+                    .reserve_exact(parts.clone().map(|p| p.$list.len()).sum())
+            };
         }
-        reserve!(
-            products,
-            contracts,
-            raw_entitlements,
-            devices,
-            users,
-            installations,
-            usage,
-            hosts
-        );
+        each_list!(reserve);
     }
 
     /// Gives back what a piece's lists over-allocated while growing; all
     /// pieces are held at once until they are taken in.
     fn shrink(&mut self) {
         macro_rules! shrink {
-            ($($list:ident),*) => {$( self.$list.shrink_to_fit(); )*};
+            ($list:ident) => {
+                self.$list.shrink_to_fit()
+            };
         }
-        shrink!(
-            products,
-            contracts,
-            raw_entitlements,
-            devices,
-            users,
-            installations,
-            usage,
-            hosts
-        );
+        each_list!(shrink);
     }
 
     /// Takes in the records and diagnostics of a piece read on its own,
