@@ -22,17 +22,7 @@ pub const FORMAT_VERSION: u64 = 1;
 /// Larger snapshot files are refused before they are read.
 pub const MAX_SNAPSHOT_BYTES: u64 = 2 << 30;
 
-/// The sections that are lists of records.
-const LISTS: &[&str] = &[
-    "products",
-    "contracts",
-    "entitlements",
-    "devices",
-    "users",
-    "installations",
-    "usage",
-];
-
+/// Every top-level section: the header, then the lists of records.
 const TOP: &[&str] = &[
     "trueup",
     "snapshot",
@@ -44,6 +34,9 @@ const TOP: &[&str] = &[
     "installations",
     "usage",
 ];
+
+/// The sections that are lists of records.
+const LISTS: &[&str] = TOP.split_at(2).1;
 
 /// Loads and validates a snapshot file.
 pub fn load(path: &Path) -> Result<Snapshot, Diagnostics> {
