@@ -21,6 +21,14 @@ fn cases() -> PathBuf {
     root().join("tests/cases/simulate")
 }
 
+/// Simulates the events on the small snapshot, checks the run passed, and
+/// returns the scenario's JSON.
+fn passing(events: &str) -> Value {
+    let (run, sim) = Scratch::new().simulate(events, "");
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    sim
+}
+
 /// A scratch folder with the small snapshot and playbook.
 struct Scratch {
     dir: tempfile::TempDir,
@@ -298,12 +306,7 @@ fn install_count_adds_listed_devices_with_distinct_deterministic_ids() {
 
 #[test]
 fn install_on_named_and_unlisted_devices() {
-    let s = Scratch::new();
-    let (run, sim) = s.simulate(
-        "  - { on: 2026-03-03, install: { product: viewer, devices: [ws-10, ws-11] } }\n  - { on: 2026-03-05, install: { product: cad, devices: [lab-01], listed: false, discovered_by: intune } }\n  - { on: 2026-03-06, install: { product: zipper, new_product: true, devices: [ws-03] } }\n",
-        "",
-    );
-    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let sim = passing("  - { on: 2026-03-03, install: { product: viewer, devices: [ws-10, ws-11] } }\n  - { on: 2026-03-05, install: { product: cad, devices: [lab-01], listed: false, discovered_by: intune } }\n  - { on: 2026-03-06, install: { product: zipper, new_product: true, devices: [ws-03] } }\n");
     assert_eq!(event_touches(&sim, 0), ["viewer", "ws-10", "ws-11"]);
     let lab = finding(&sim, "unlisted:device:lab-01");
     assert_eq!(lab["opened"], "2026-03-05");
@@ -318,12 +321,7 @@ fn install_on_named_and_unlisted_devices() {
 
 #[test]
 fn uninstall_count_removes_the_most_recent_installations_first() {
-    let s = Scratch::new();
-    let (run, sim) = s.simulate(
-        "  - { on: 2026-03-02, install: { product: cad, count: 2, environment: prod } }\n  - { on: 2026-03-10, uninstall: { product: cad, count: 3 } }\n",
-        "",
-    );
-    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let sim = passing("  - { on: 2026-03-02, install: { product: cad, count: 2, environment: prod } }\n  - { on: 2026-03-10, uninstall: { product: cad, count: 3 } }\n");
     // The two installed on 03-02, then ws-09 (installed 2026-02-10).
     assert_eq!(
         event_touches(&sim, 1),
@@ -338,12 +336,7 @@ fn uninstall_count_removes_the_most_recent_installations_first() {
 
 #[test]
 fn uninstall_named_devices() {
-    let s = Scratch::new();
-    let (run, sim) = s.simulate(
-        "  - { on: 2026-03-02, install: { product: cad, devices: [ws-10, ws-11] } }\n  - { on: 2026-03-09, uninstall: { product: cad, devices: [ws-01] } }\n",
-        "",
-    );
-    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let sim = passing("  - { on: 2026-03-02, install: { product: cad, devices: [ws-10, ws-11] } }\n  - { on: 2026-03-09, uninstall: { product: cad, devices: [ws-01] } }\n");
     let f = finding(&sim, "over:product:cad");
     assert_eq!(f["peak_shortfall"], 1);
     assert_eq!(f["resolved"], "2026-03-09");
@@ -351,12 +344,7 @@ fn uninstall_named_devices() {
 
 #[test]
 fn purchase_adds_an_entitlement_from_its_date() {
-    let s = Scratch::new();
-    let (run, sim) = s.simulate(
-        "  - { on: 2026-03-02, install: { product: cad, count: 4, environment: prod } }\n  - { on: 2026-03-12, purchase: { product: cad, metric: device, quantity: 5, contract: C1 } }\n  - { on: 2026-03-13, purchase: { product: cad, metric: device, quantity: 1, contract: C1, id: E-NEW } }\n",
-        "",
-    );
-    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let sim = passing("  - { on: 2026-03-02, install: { product: cad, count: 4, environment: prod } }\n  - { on: 2026-03-12, purchase: { product: cad, metric: device, quantity: 5, contract: C1 } }\n  - { on: 2026-03-13, purchase: { product: cad, metric: device, quantity: 1, contract: C1, id: E-NEW } }\n");
     assert!(
         event_touches(&sim, 1).contains(&"sim-purchase-0001"),
         "a generated id"
@@ -372,9 +360,7 @@ fn purchase_adds_an_entitlement_from_its_date() {
 
 #[test]
 fn terminate_ends_the_contract_from_its_date() {
-    let s = Scratch::new();
-    let (run, sim) = s.simulate("  - { on: 2026-03-10, terminate: { contract: C2 } }\n", "");
-    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let sim = passing("  - { on: 2026-03-10, terminate: { contract: C2 } }\n");
     // Valid through 03-09, so the finding opens on 03-10; legal is told by
     // 03-11 and the CIO on 03-12.
     let f = finding(&sim, "bare:product:viewer");
@@ -397,9 +383,7 @@ fn terminate_ends_the_contract_from_its_date() {
 
 #[test]
 fn expire_ends_the_entitlement_the_day_before() {
-    let s = Scratch::new();
-    let (run, sim) = s.simulate("  - { on: 2026-03-20, expire: { entitlement: E2 } }\n", "");
-    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let sim = passing("  - { on: 2026-03-20, expire: { entitlement: E2 } }\n");
     assert!(sim["events"][0]["summary"]
         .as_str()
         .unwrap()
@@ -409,12 +393,7 @@ fn expire_ends_the_entitlement_the_day_before() {
 
 #[test]
 fn usage_sets_the_figures_for_a_period() {
-    let s = Scratch::new();
-    let (run, sim) = s.simulate(
-        "  - { on: 2026-03-05, usage: { product: stats, period: 2026-03, peak_concurrent: 7 } }\n  - { on: 2026-03-15, usage: { product: stats, period: 2026-03, peak_concurrent: 5 } }\n",
-        "",
-    );
-    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let sim = passing("  - { on: 2026-03-05, usage: { product: stats, period: 2026-03, peak_concurrent: 7 } }\n  - { on: 2026-03-15, usage: { product: stats, period: 2026-03, peak_concurrent: 5 } }\n");
     let f = finding(&sim, "over:product:stats");
     assert_eq!(
         (f["opened"].as_str(), f["resolved"].as_str()),
@@ -426,12 +405,7 @@ fn usage_sets_the_figures_for_a_period() {
 
 #[test]
 fn waive_holds_notices_and_escalations_until_it_lapses() {
-    let s = Scratch::new();
-    let (run, sim) = s.simulate(
-        "  - { on: 2026-03-03, install: { product: cad, count: 2, environment: prod } }\n  - { on: 2026-03-04, waive: { rule: over, subject: cad, reason: agreed, approved_by: j.doe, ticket: SAM-1, expires: 2026-03-09 } }\n",
-        "",
-    );
-    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let sim = passing("  - { on: 2026-03-03, install: { product: cad, count: 2, environment: prod } }\n  - { on: 2026-03-04, waive: { rule: over, subject: cad, reason: agreed, approved_by: j.doe, ticket: SAM-1, expires: 2026-03-09 } }\n");
     let id = "over:product:cad";
     assert_eq!(
         entries(&sim, "2026-03-04"),

@@ -23,16 +23,10 @@ pub struct CheckArgs {
 
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let paths = expand(&args.snapshots)?;
-    let (playbook, waivers) = match (args.common.playbook(), args.common.waiver_set()) {
-        (Ok(p), Ok(w)) => (p, w),
-        (p, w) => {
-            let errors: Vec<_> = p
-                .err()
-                .into_iter()
-                .chain(w.err())
-                .flat_map(|d| d.0)
-                .collect();
-            print_diagnostics(&errors);
+    let (playbook, waivers) = match args.common.playbook_and_waivers() {
+        Ok(x) => x,
+        Err(d) => {
+            print_diagnostics(&d.0);
             return Ok(2);
         }
     };

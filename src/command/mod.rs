@@ -60,6 +60,20 @@ impl Common {
         Playbook::load(&self.policies, self.limits())
     }
 
+    /// The playbook and the waivers in force, with every error of both.
+    pub fn playbook_and_waivers(&self) -> Result<(Playbook, Option<WaiverSet>), Diagnostics> {
+        match (self.playbook(), self.waiver_set()) {
+            (Ok(p), Ok(w)) => Ok((p, w)),
+            (p, w) => Err(Diagnostics(
+                p.err()
+                    .into_iter()
+                    .chain(w.err())
+                    .flat_map(|d| d.0)
+                    .collect(),
+            )),
+        }
+    }
+
     /// The waivers in force: `--waivers`, else `waivers.yaml` beside the policies.
     pub fn waiver_set(&self) -> Result<Option<WaiverSet>, Diagnostics> {
         match crate::waivers::locate(self.waivers.as_deref(), &self.policies)? {

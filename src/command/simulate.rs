@@ -51,16 +51,10 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<u8> {
         waivers: args.waivers.clone(),
         max_operations: args.max_operations,
     };
-    let (playbook, waivers) = match (common.playbook(), common.waiver_set()) {
-        (Ok(p), Ok(w)) => (p, w),
-        (p, w) => {
-            let errors: Vec<_> = p
-                .err()
-                .into_iter()
-                .chain(w.err())
-                .flat_map(|d| d.0)
-                .collect();
-            print_diagnostics(&errors);
+    let (playbook, waivers) = match common.playbook_and_waivers() {
+        Ok(x) => x,
+        Err(d) => {
+            print_diagnostics(&d.0);
             return Ok(2);
         }
     };

@@ -210,6 +210,16 @@ fn place(f: &Finding, snapshot: &std::path::Path) -> (String, Option<u32>) {
     }
 }
 
+/// A route with its escalation ladder, as the text reports print it:
+/// `route: queue (owner), notify by DATE; escalate to WHO on DATE...`.
+pub(crate) fn route_line(route: &crate::engine::Route) -> String {
+    let mut line = format!("route: {}", route_text(route));
+    for step in &route.escalate {
+        line.push_str(&format!("; escalate to {} on {}", step.to, step.on));
+    }
+    line
+}
+
 /// A route in one line: `queue (owner), notify by DATE`.
 fn route_text(route: &crate::engine::Route) -> String {
     let mut out = route.queue.clone();

@@ -142,17 +142,7 @@ pub fn finding(out: &mut String, f: &Finding, style: Style) {
     );
     let _ = writeln!(out, "    {}", f.message);
     if let Some(route) = &f.route {
-        let mut line = format!("route: {}", route.queue);
-        if let Some(owner) = &route.owner {
-            let _ = write!(line, " ({owner})");
-        }
-        if let Some(by) = route.notify_by {
-            let _ = write!(line, ", notify by {by}");
-        }
-        for step in &route.escalate {
-            let _ = write!(line, "; escalate to {} on {}", step.to, step.on);
-        }
-        let _ = writeln!(out, "    {}", style.dim(&line));
+        let _ = writeln!(out, "    {}", style.dim(&super::route_line(route)));
     }
     for (i, option) in f.remediation.iter().enumerate() {
         let _ = writeln!(

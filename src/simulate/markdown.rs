@@ -3,18 +3,11 @@
 
 use std::fmt::Write;
 
-use super::text::{count, entry_text, summary_lines};
+use super::text::{count, each, entry_text, summary_lines};
 use super::timeline::Simulation;
 
 pub fn render(sims: &[Simulation]) -> String {
-    let mut out = String::new();
-    for (i, sim) in sims.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        one(&mut out, sim);
-    }
-    out
+    each(sims, one)
 }
 
 /// Table cells must not break the table.

@@ -4,10 +4,15 @@
 use std::fmt::Write;
 
 use super::timeline::{Entry, Episode, Simulation, Step};
-use crate::engine::Route;
+use crate::report::route_line;
 
 /// Renders every simulation, one after another.
 pub fn render(sims: &[Simulation]) -> String {
+    each(sims, one)
+}
+
+/// Renders each simulation with `one`, a blank line between them.
+pub(super) fn each(sims: &[Simulation], one: fn(&mut String, &Simulation)) -> String {
     let mut out = String::new();
     for (i, sim) in sims.iter().enumerate() {
         if i > 0 {
@@ -113,7 +118,7 @@ pub(crate) fn entry_text(
         } => (
             if step.baseline { "open" } else { "opened" },
             format!("{severity} {}: {message}", ep.label()),
-            route.as_ref().map(route_text),
+            route.as_ref().map(route_line),
         ),
         Entry::Changed { changes, .. } => {
             let what: Vec<String> = changes
@@ -175,21 +180,6 @@ pub(crate) fn entry_text(
             )
         }
     }
-}
-
-/// A route in words, as `check` prints it.
-pub(crate) fn route_text(route: &Route) -> String {
-    let mut line = format!("route: {}", route.queue);
-    if let Some(owner) = &route.owner {
-        let _ = write!(line, " ({owner})");
-    }
-    if let Some(by) = route.notify_by {
-        let _ = write!(line, ", notify by {by}");
-    }
-    for step in &route.escalate {
-        let _ = write!(line, "; escalate to {} on {}", step.to, step.on);
-    }
-    line
 }
 
 /// One finding's run in a line.
