@@ -120,9 +120,10 @@ fn check_module(
     getters: &HashSet<String>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let at = |line: u32, col: u32, level: Level, msg: String| {
-        let d = Diagnostic::error(&m.path, line, col, msg).with_source(&m.source);
-        Diagnostic { level, ..d }
+    let first = diags.len();
+    let at = |line: u32, col: u32, level: Level, msg: String| Diagnostic {
+        level,
+        ..Diagnostic::error(&m.path, line, col, msg)
     };
     let is_router = m.defines("route");
     if !m.is_rule() && !is_router {
@@ -223,6 +224,7 @@ fn check_module(
         }
         true
     });
+    crate::diag::attach_sources(&mut diags[first..], &m.source);
 }
 
 /// The line declaring `const NAME`, else 1.

@@ -132,7 +132,7 @@ pub fn load_cases(path: &Path) -> Result<Vec<Case>, Diagnostics> {
         }
     }
     let mut diags = sink.diags;
-    crate::inventory::load::attach_sources(&mut diags, &text);
+    crate::diag::attach_sources(&mut diags, &text);
     Diagnostics(diags).into_result(cases)
 }
 

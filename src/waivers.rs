@@ -150,7 +150,7 @@ impl WaiverSet {
             }
         }
         let mut diags = sink.diags;
-        crate::inventory::load::attach_sources(&mut diags, text);
+        crate::diag::attach_sources(&mut diags, text);
         Diagnostics(diags).into_result(WaiverSet {
             file: path.to_path_buf(),
             waivers,

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rhai::{EvalAltResult, ParseError, ParseErrorType, Position};
 
-use crate::diag::Diagnostic;
+use crate::diag::{thousands, Diagnostic};
 
 fn at(path: &Path, source: &str, pos: Position, message: String) -> Diagnostic {
     let line = pos.line().unwrap_or(0) as u32;
@@ -111,17 +111,4 @@ fn lower_first(s: &str) -> String {
         }
         _ => s.to_string(),
     }
-}
-
-/// `1000000` as `1,000,000`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
