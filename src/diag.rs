@@ -429,11 +429,14 @@ fn plan(diags: &[Diagnostic]) -> (Vec<bool>, Vec<(usize, Diagnostic)>) {
 
 /// A message with what varies from one record to the next taken out, so
 /// that "field `installed_on` must be a date (YYYY-MM-DD), found `2026-13-01`"
-/// and the same with another date count as one kind of mistake. Field names
-/// (after "field") stay: they say which mistake it is.
+/// and the same with another date count as one kind of mistake: what is
+/// quoted and numbers go, except field names (after "field") and hints
+/// (after "; "), which say which mistake it is.
 pub fn shape(message: &str) -> String {
     let message = message.find(", found ").map_or(message, |i| &message[..i]);
-    let mut out = String::with_capacity(message.len());
+    // What follows a `; ` is a hint, the same for every record.
+    let (message, hint) = message.split_at(message.find("; ").unwrap_or(message.len()));
+    let mut out = String::with_capacity(message.len() + hint.len());
     let mut rest = message;
     while let Some(open) = rest.find('`') {
         let Some(close) = rest[open + 1..].find('`').map(|c| open + 1 + c) else {
@@ -449,6 +452,7 @@ pub fn shape(message: &str) -> String {
         rest = &rest[close + 1..];
     }
     out.push_str(&digits_out(rest));
+    out.push_str(hint);
     out
 }
 
