@@ -39,7 +39,8 @@ const PLAIN_NUMBERS: &[f64] = &[0.0, 1.0, -1.0, 100.0];
 /// The outcome of linting a playbook.
 pub struct LintReport {
     pub diagnostics: Vec<Diagnostic>,
-    /// Whether some script failed to compile (the run cannot be trusted).
+    /// Whether the playbook cannot be trusted at all: some script failed
+    /// to compile, or no script is a rule.
     pub compile_errors: bool,
 }
 
@@ -97,6 +98,10 @@ pub fn lint(root: &Path) -> Result<LintReport, Diagnostic> {
                 rules.push((id, path.clone()));
             }
         }
+    }
+    if rules.is_empty() && !compile_errors {
+        diags.push(crate::policy::load::no_rules(root));
+        compile_errors = true;
     }
     diags.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     Ok(LintReport {

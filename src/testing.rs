@@ -60,6 +60,8 @@ pub struct Case {
     pub waivers: Option<WaiverSet>,
     pub want: Vec<Want>,
     pub absent: Vec<String>,
+    /// The line of each `absent` entry.
+    pub absent_lines: Vec<u32>,
     pub exact: bool,
 }
 
@@ -112,13 +114,27 @@ pub fn load_cases(path: &Path) -> Result<Vec<Case>, Diagnostics> {
     let text = yaml::read_text(path, 64 << 20)?;
     let mut sink = Sink::new(path);
     let mut cases = Vec::new();
-    let root = yaml::parse_document(path, &text).unwrap_or_else(|d| {
-        sink.diags.push(d);
-        None
-    });
+    let root = match yaml::parse_document(path, &text) {
+        Ok(Some(root)) => Some(root),
+        Ok(None) => {
+            sink.error(
+                yaml::Pos { line: 1, col: 0 },
+                "empty test file: expected `cases:` and a list of test cases",
+            );
+            None
+        }
+        Err(d) => {
+            sink.diags.push(d);
+            None
+        }
+    };
     if let Some(root) = root {
         if let Some(top) = Fields::of(&root, "test file", &["cases"], &mut sink) {
             match top.require("cases", &mut sink).map(|n| &n.value) {
+                Some(Value::Seq(items)) if items.is_empty() => {
+                    let pos = top.get("cases").map_or(top.pos(), |n| n.pos);
+                    sink.error(pos, "`cases` is empty: a test file needs at least one case");
+                }
                 Some(Value::Seq(items)) => {
                     for item in items {
                         if let Some(c) = case(path, &text, item, &mut sink) {
@@ -156,6 +172,25 @@ fn case(path: &Path, text: &str, node: &Node, sink: &mut Sink) -> Option<Case> {
         .into_iter()
         .map(str::to_string)
         .collect();
+    let absent_lines = match f.get("absent").map(|n| &n.value) {
+        Some(Value::Seq(items)) => items
+            .iter()
+            .filter(|i| i.as_str().is_some())
+            .map(|i| i.pos.line)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let given = |name: &str| match f.get(name).map(|n| &n.value) {
+        Some(Value::Seq(items)) => !items.is_empty(),
+        Some(_) => true,
+        None => false,
+    };
+    if !given("want") && !given("absent") && !exact {
+        sink.error(
+            f.pos(),
+            "test case checks nothing: give `want`, `absent` or `exact: true`",
+        );
+    }
     let source = match (f.get("snapshot"), f.get("inventory")) {
         (Some(_), Some(n)) => {
             sink.error(n.pos, "give either `snapshot` or `inventory`, not both");
@@ -216,8 +251,62 @@ fn case(path: &Path, text: &str, node: &Node, sink: &mut Sink) -> Option<Case> {
         waivers,
         want,
         absent,
+        absent_lines,
         exact,
     })
+}
+
+/// Checks that every rule the cases name in `want` and `absent` is a rule
+/// of the playbook: a case about a misspelt rule would pass for ever.
+pub fn check_rules(playbook: &Playbook, cases: &[Case]) -> Diagnostics {
+    let ids: Vec<String> = playbook.rules().map(|m| m.rule_id()).collect();
+    let mut diags = Diagnostics::default();
+    for c in cases {
+        let named = c
+            .want
+            .iter()
+            .map(|w| (w.rule(), w.line))
+            .chain(c.absent.iter().map(String::as_str).zip(c.absent_lines.iter().copied()));
+        for (rule, line) in named {
+            if ids.iter().any(|id| id == rule) {
+                continue;
+            }
+            let message = match nearest(rule, &ids) {
+                Some(near) => format!("no rule `{rule}`; did you mean `{near}`"),
+                None => format!("no rule `{rule}` in the playbook (its rules: {})", ids.join(", ")),
+            };
+            diags.push(crate::diag::Diagnostic::error(&c.file, line, 0, message));
+        }
+    }
+    diags
+}
+
+/// The id closest to `name` by edit distance, when close enough to be the
+/// one meant.
+fn nearest<'a>(name: &str, ids: &'a [String]) -> Option<&'a str> {
+    ids.iter()
+        .map(|id| (edit_distance(name, id), id))
+        .filter(|(d, id)| d * 2 <= name.chars().count().max(id.chars().count()))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, id)| id.as_str())
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 fn inline_waivers(path: &Path, text: &str, node: &Node, sink: &mut Sink) -> Option<WaiverSet> {

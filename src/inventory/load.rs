@@ -231,7 +231,7 @@ impl<'p> Builder<'p> {
         let Some(_) = r.begin_map()? else {
             return Err(Diagnostic::error(
                 file,
-                0,
+                1,
                 0,
                 "empty snapshot: expected a mapping starting with `trueup: 1`",
             ));

@@ -167,7 +167,7 @@ pub fn read(path: &Path) -> (Option<Scenario>, Vec<Diagnostic>) {
         Ok(None) => {
             sink.diags.push(Diagnostic::error(
                 path,
-                0,
+                1,
                 0,
                 "empty scenario: expected `name`, `snapshot`, `start`, `until` and `events`",
             ));
