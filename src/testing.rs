@@ -262,18 +262,22 @@ pub fn check_rules(playbook: &Playbook, cases: &[Case]) -> Diagnostics {
     let ids: Vec<String> = playbook.rules().map(|m| m.rule_id()).collect();
     let mut diags = Diagnostics::default();
     for c in cases {
-        let named = c
-            .want
-            .iter()
-            .map(|w| (w.rule(), w.line))
-            .chain(c.absent.iter().map(String::as_str).zip(c.absent_lines.iter().copied()));
+        let named = c.want.iter().map(|w| (w.rule(), w.line)).chain(
+            c.absent
+                .iter()
+                .map(String::as_str)
+                .zip(c.absent_lines.iter().copied()),
+        );
         for (rule, line) in named {
             if ids.iter().any(|id| id == rule) {
                 continue;
             }
             let message = match nearest(rule, &ids) {
                 Some(near) => format!("no rule `{rule}`; did you mean `{near}`"),
-                None => format!("no rule `{rule}` in the playbook (its rules: {})", ids.join(", ")),
+                None => format!(
+                    "no rule `{rule}` in the playbook (its rules: {})",
+                    ids.join(", ")
+                ),
             };
             diags.push(crate::diag::Diagnostic::error(&c.file, line, 0, message));
         }
