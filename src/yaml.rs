@@ -277,6 +277,11 @@ impl<'a, 'p> Reader<'a, 'p> {
             Event::MappingStart(..) => Ok(Some(self.pos_of(&span))),
             other => {
                 let node = self.node(other, span, 0)?;
+                // `---` and nothing after it is an empty document too.
+                if node.is_null() {
+                    self.finish()?;
+                    return Ok(None);
+                }
                 Err(self.error(
                     node.pos,
                     format!(
