@@ -19,7 +19,7 @@ pub const PER_FILE: usize = 50;
 const SHAPES_SHOWN: usize = 3;
 
 /// How bad a diagnostic is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Warning,
@@ -27,7 +27,7 @@ pub enum Level {
 }
 
 /// One problem at one place in one file.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Diagnostic {
     pub level: Level,
     pub file: PathBuf,
@@ -55,7 +55,7 @@ pub struct Diagnostic {
 }
 
 /// At most [`MAX_SHOWN`] characters of a source line, around the column.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Excerpt {
     pub text: String,
     /// Characters of `text` before the caret.
@@ -263,7 +263,7 @@ const SHAPES_KEPT: usize = 16;
 
 /// What a summary counts: kinds of message with their counts, in the
 /// order first seen; an empty kind stands for all the others.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Counted(Vec<(String, u64)>);
 
 impl Counted {

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde_json::Value as Json;
 
 use crate::date::Date;
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::engine::{evaluate, EvalOptions, Finding};
 use crate::inventory::{self, Snapshot};
 use crate::policy::Playbook;
@@ -409,7 +409,7 @@ impl CaseResult {
 /// Runs the cases, in parallel, in order of the input.
 pub fn run(playbook: &Playbook, cases: &[Case]) -> Result<Vec<CaseResult>, Diagnostics> {
     let snapshots: Mutex<HashMap<PathBuf, Arc<Snapshot>>> = Mutex::new(HashMap::new());
-    let results: Vec<Result<CaseResult, Diagnostics>> = cases
+    let results: Vec<Result<CaseResult, (Diagnostics, &Case)>> = cases
         .par_iter()
         .map(|c| {
             let snap = match &c.source {
@@ -423,7 +423,7 @@ pub fn run(playbook: &Playbook, cases: &[Case]) -> Result<Vec<CaseResult>, Diagn
                     match cached {
                         Some(s) => s,
                         None => {
-                            let s = Arc::new(inventory::load(p).map_err(|d| with_case(d, c))?);
+                            let s = Arc::new(inventory::load(p).map_err(|d| (d, c))?);
                             snapshots
                                 .lock()
                                 .expect("no panics hold this lock")
@@ -438,26 +438,61 @@ pub fn run(playbook: &Playbook, cases: &[Case]) -> Result<Vec<CaseResult>, Diagn
                 waivers: c.waivers.as_ref(),
                 opened: None,
             };
-            let eval = evaluate(playbook, snap, opts).map_err(|d| with_case(d, c))?;
+            let eval = evaluate(playbook, snap, opts).map_err(|d| (d, c))?;
             Ok(judge(c, &eval.findings))
         })
         .collect();
     let mut out = Vec::new();
-    let mut diags = Diagnostics::default();
+    let mut failed = Vec::new();
     for r in results {
         match r {
             Ok(r) => out.push(r),
-            Err(d) => diags.0.extend(d.0),
+            Err((d, c)) => failed.extend(d.0.into_iter().map(|d| (d, c))),
         }
     }
-    diags.into_result(out)
+    once_with_cases(failed).into_result(out)
 }
 
-fn with_case(mut d: Diagnostics, c: &Case) -> Diagnostics {
-    for diag in &mut d.0 {
-        diag.notes.push(format!("in test case {}", c.name()));
+/// Case notes named in full when one error comes from many cases.
+const CASES_NAMED: usize = 5;
+
+/// Each distinct error once, saying which cases it came from: a broken
+/// rule fails every case, and one message says so better than forty.
+fn once_with_cases(failed: Vec<(Diagnostic, &Case)>) -> Diagnostics {
+    let mut groups: Vec<(Diagnostic, Vec<&Case>)> = Vec::new();
+    let mut index: HashMap<Diagnostic, usize> = HashMap::new();
+    for (d, c) in failed {
+        match index.get(&d) {
+            Some(&i) => groups[i].1.push(c),
+            None => {
+                index.insert(d.clone(), groups.len());
+                groups.push((d, vec![c]));
+            }
+        }
     }
-    d
+    let mut diags = Diagnostics::default();
+    for (mut d, cases) in groups {
+        if let [c] = cases.as_slice() {
+            d.notes.push(format!("in test case {}", c.name()));
+        } else {
+            let mut named: Vec<String> = cases
+                .iter()
+                .take(CASES_NAMED)
+                .map(|c| c.note.clone())
+                .collect();
+            if cases.len() > CASES_NAMED {
+                named.push(format!("... and {} more", cases.len() - CASES_NAMED));
+            }
+            d.message = format!(
+                "{} (in {} cases: {})",
+                d.message,
+                cases.len(),
+                named.join(", ")
+            );
+        }
+        diags.push(d);
+    }
+    diags
 }
 
 /// Compares what fired with what the case wants.

@@ -197,7 +197,8 @@ fn run_rule(
     };
     let items = out.into_array().map_err(|t| {
         fail(format!(
-            "`check` must return an array of findings, returned {t}"
+            "`check` must return an array of findings, returned {}",
+            crate::policy::error::plain_type(t)
         ))
     })?;
     let mut findings = Vec::with_capacity(items.len());
