@@ -222,6 +222,13 @@ pub fn describe(err: &EvalAltResult, max_operations: u64) -> String {
         }
         E::ErrorDotExpr(text, _) => dot_error(text),
         E::ErrorIndexingType(what, _) => format!("cannot index {}", plain_type(what)),
+        E::ErrorDataRace(what, _) => {
+            let method = what.split('\'').nth(1).unwrap_or("the method");
+            format!(
+                "`{method}` is called on a value that its own closure also uses; \
+                 read the value into a variable with `let` first"
+            )
+        }
         E::ErrorFor(_) => "a `for` loop goes over a list, a range or text, not this value".into(),
         E::ErrorTerminated(..) => "stopped by the engine".into(),
         other => {
@@ -243,6 +250,11 @@ fn function_not_found(sig: &str) -> String {
     let args: Vec<String> = split_types(args).iter().map(|t| plain_type(t)).collect();
     let list = |args: &[String]| args.join(", ");
     if let Some(prop) = name.strip_prefix("get$") {
+        if args.first().is_some_and(|a| a == "nothing") {
+            return format!(
+                "cannot read property `{prop}` of `()`; check the value is not `()` first"
+            );
+        }
         return format!(
             "{} has no property `{prop}` (see docs/policy-api.md)",
             args.first().map_or("this value", String::as_str)
@@ -275,6 +287,27 @@ fn function_not_found(sig: &str) -> String {
             list(&args)
         )
     }
+}
+
+/// What to tell the author when the script engine panicked: Rhai panics
+/// on assignment into a constant map or array (`W.low = 0`), and its text
+/// names the place ("cannot assign to expression: 1 @ 5:5").
+pub fn engine_panic(what: &str) -> Box<EvalAltResult> {
+    let pos = what
+        .rsplit_once(" @ ")
+        .and_then(|(_, at)| {
+            let (l, c) = at
+                .trim_end_matches(|c: char| !c.is_ascii_digit())
+                .split_once(':')?;
+            Some(Position::new(l.parse().ok()?, c.parse().ok()?))
+        })
+        .unwrap_or(Position::NONE);
+    let message = if what.contains("cannot assign to expression") {
+        "cannot assign into a constant map or list; copy it into a variable with `let` to change it"
+    } else {
+        "the script engine failed on this script"
+    };
+    Box::new(EvalAltResult::ErrorRuntime(message.into(), pos))
 }
 
 /// Whether the call at `pos` is written as a method, `value.name(...)`.
@@ -314,6 +347,9 @@ fn dot_error(text: &str) -> String {
         text.starts_with("Unknown property") || text.starts_with("unknown property"),
         quoted.as_slice(),
     ) {
+        (true, [prop, ty, ..]) if plain_type(ty) == "nothing" => {
+            format!("cannot read property `{prop}` of `()`; check the value is not `()` first")
+        }
         (true, [prop, ty, ..]) => format!(
             "{} has no property `{prop}` (see docs/policy-api.md)",
             plain_type(ty)
