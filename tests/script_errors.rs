@@ -75,6 +75,13 @@ const CASES: &[Case] = &[
         message: "syntax error: this `{` is never closed; a `}` is missing",
     },
     Case {
+        note: "a block left open before the next function points at its `{`",
+        script: "fn helper(x) {\n    if x > 1 {\n        x\n    }\n\nfn check(inv) {\n    []\n}\n",
+        command: "lint",
+        at: "3:14",
+        message: "syntax error: this `{` is not closed before the next `fn`; a `}` is missing",
+    },
+    Case {
         note: "an unknown variable",
         script: "fn check(inv) {\n    let n = limit + 1;\n    []\n}\n",
         command: "lint",

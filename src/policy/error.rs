@@ -33,6 +33,24 @@ pub fn compile_error(path: &Path, source: &str, err: &ParseError) -> Diagnostic 
             .with_note("the script ends before it is closed");
         }
     }
+    // A `fn` inside a block usually means the block before it was left open.
+    if let (P::WrongFnDefinition, Some(line)) = (err.err_type(), err.position().line()) {
+        let before: usize = source
+            .split_inclusive('\n')
+            .take(line - 1)
+            .map(str::len)
+            .sum();
+        if let Some((open_line, col)) = unclosed_brace(&source[..before]) {
+            return Diagnostic::error(
+                path,
+                open_line,
+                col,
+                "syntax error: this `{` is not closed before the next `fn`; a `}` is missing",
+            )
+            .with_source(source)
+            .with_note(format!("the next `fn` is at line {line}"));
+        }
+    }
     let message = match err.err_type() {
         P::VariableUndefined(name) => {
             format!("variable `{name}` is not defined (declare it with `let`, or as a top-level `const`)")
