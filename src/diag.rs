@@ -531,6 +531,34 @@ impl fmt::Display for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
+/// The name in `names` closest to `name` by edit distance, when close
+/// enough to be the one meant: for "did you mean" hints.
+pub fn nearest<'a>(name: &str, ids: &'a [String]) -> Option<&'a str> {
+    ids.iter()
+        .map(|id| (edit_distance(name, id), id))
+        .filter(|(d, id)| d * 2 <= name.chars().count().max(id.chars().count()))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, id)| id.as_str())
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -693,5 +721,21 @@ mod tests {
             out.last().map(|d| d.message.as_str()),
             Some("and 15 more: 5 like this: mistake xxxx; 4 like this: mistake xxx; 3 like this: mistake xx; 3 others")
         );
+    }
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("overuse", "overuse"), 0);
+        assert_eq!(edit_distance("dev-critcal", "dev-critical"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn nearest_suggests_only_a_close_id() {
+        let ids = vec!["dev-critical".to_string(), "overuse".to_string()];
+        assert_eq!(nearest("dev-critcal", &ids), Some("dev-critical"));
+        assert_eq!(nearest("overused", &ids), Some("overuse"));
+        assert_eq!(nearest("shelfware", &ids), None);
     }
 }

@@ -272,45 +272,17 @@ pub fn check_rules(playbook: &Playbook, cases: &[Case]) -> Diagnostics {
             if ids.iter().any(|id| id == rule) {
                 continue;
             }
-            let message = match nearest(rule, &ids) {
+            let message = match crate::diag::nearest(rule, &ids) {
                 Some(near) => format!("no rule `{rule}`; did you mean `{near}`"),
                 None => format!(
                     "no rule `{rule}` in the playbook (its rules: {})",
                     ids.join(", ")
                 ),
             };
-            diags.push(crate::diag::Diagnostic::error(&c.file, line, 0, message));
+            diags.push(Diagnostic::error(&c.file, line, 0, message));
         }
     }
     diags
-}
-
-/// The id closest to `name` by edit distance, when close enough to be the
-/// one meant.
-fn nearest<'a>(name: &str, ids: &'a [String]) -> Option<&'a str> {
-    ids.iter()
-        .map(|id| (edit_distance(name, id), id))
-        .filter(|(d, id)| d * 2 <= name.chars().count().max(id.chars().count()))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, id)| id.as_str())
-}
-
-/// Levenshtein distance, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 fn inline_waivers(path: &Path, text: &str, node: &Node, sink: &mut Sink) -> Option<WaiverSet> {
