@@ -135,6 +135,17 @@ fn empty_and_comment_only_files_are_errors_at_line_one() {
 }
 
 #[test]
+fn a_playbook_with_no_cases_at_all_is_an_error() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    write(dir.path(), "policies/overuse.rhai", RULE);
+    let run = trueup(dir.path(), &["test"]).expect("trueup finishes");
+    assert_error(
+        &run,
+        "error: policies: no test cases (add `tests/*.yaml` with `cases:`, or scenarios with `expect:`)",
+    );
+}
+
+#[test]
 fn a_test_file_with_no_cases_is_an_error() {
     let dir = playbook("cases: []\n");
     let run = trueup(dir.path(), &["test"]).expect("trueup finishes");

@@ -89,10 +89,17 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     }
-    if let (Some(p), true) = (&args.run, results.is_empty()) {
-        eprintln!(
-            "error: no test case matches `--run {p}` (it matches a case's file, line or note)"
-        );
+    // Zero cases would pass without testing anything.
+    if results.is_empty() {
+        match &args.run {
+            Some(p) => eprintln!(
+                "error: no test case matches `--run {p}` (it matches a case's file, line or note)"
+            ),
+            None => eprintln!(
+                "error: {}: no test cases (add `tests/*.yaml` with `cases:`, or scenarios with `expect:`)",
+                args.dir.display()
+            ),
+        }
         return Ok(2);
     }
     let coverage = Coverage::of(&playbook, &results);
