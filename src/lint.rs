@@ -39,7 +39,8 @@ const PLAIN_NUMBERS: &[f64] = &[0.0, 1.0, -1.0, 100.0];
 /// The outcome of linting a playbook.
 pub struct LintReport {
     pub diagnostics: Vec<Diagnostic>,
-    /// Whether some script failed to compile (the run cannot be trusted).
+    /// Whether the playbook cannot be trusted at all: some script failed
+    /// to compile, or no script is a rule.
     pub compile_errors: bool,
 }
 
@@ -98,6 +99,10 @@ pub fn lint(root: &Path) -> Result<LintReport, Diagnostic> {
             }
         }
     }
+    if rules.is_empty() && !compile_errors {
+        diags.push(crate::policy::load::no_rules(root));
+        compile_errors = true;
+    }
     diags.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     Ok(LintReport {
         diagnostics: diags,
@@ -120,9 +125,10 @@ fn check_module(
     getters: &HashSet<String>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let at = |line: u32, col: u32, level: Level, msg: String| {
-        let d = Diagnostic::error(&m.path, line, col, msg).with_source(&m.source);
-        Diagnostic { level, ..d }
+    let first = diags.len();
+    let at = |line: u32, col: u32, level: Level, msg: String| Diagnostic {
+        level,
+        ..Diagnostic::error(&m.path, line, col, msg)
     };
     let is_router = m.defines("route");
     if !m.is_rule() && !is_router {
@@ -223,6 +229,7 @@ fn check_module(
         }
         true
     });
+    crate::diag::attach_sources(&mut diags[first..], &m.source);
 }
 
 /// The line declaring `const NAME`, else 1.

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde_json::Value as Json;
 
 use crate::date::Date;
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::engine::{evaluate, EvalOptions, Finding};
 use crate::inventory::{self, Snapshot};
 use crate::policy::Playbook;
@@ -60,6 +60,8 @@ pub struct Case {
     pub waivers: Option<WaiverSet>,
     pub want: Vec<Want>,
     pub absent: Vec<String>,
+    /// The line of each `absent` entry.
+    pub absent_lines: Vec<u32>,
     pub exact: bool,
 }
 
@@ -112,13 +114,27 @@ pub fn load_cases(path: &Path) -> Result<Vec<Case>, Diagnostics> {
     let text = yaml::read_text(path, 64 << 20)?;
     let mut sink = Sink::new(path);
     let mut cases = Vec::new();
-    let root = yaml::parse_document(path, &text).unwrap_or_else(|d| {
-        sink.diags.push(d);
-        None
-    });
+    let root = match yaml::parse_document(path, &text) {
+        Ok(Some(root)) => Some(root),
+        Ok(None) => {
+            sink.error(
+                yaml::Pos { line: 1, col: 0 },
+                "empty test file: expected `cases:` and a list of test cases",
+            );
+            None
+        }
+        Err(d) => {
+            sink.diags.push(d);
+            None
+        }
+    };
     if let Some(root) = root {
         if let Some(top) = Fields::of(&root, "test file", &["cases"], &mut sink) {
             match top.require("cases", &mut sink).map(|n| &n.value) {
+                Some(Value::Seq(items)) if items.is_empty() => {
+                    let pos = top.get("cases").map_or(top.pos(), |n| n.pos);
+                    sink.error(pos, "`cases` is empty: a test file needs at least one case");
+                }
                 Some(Value::Seq(items)) => {
                     for item in items {
                         if let Some(c) = case(path, &text, item, &mut sink) {
@@ -132,7 +148,7 @@ pub fn load_cases(path: &Path) -> Result<Vec<Case>, Diagnostics> {
         }
     }
     let mut diags = sink.diags;
-    crate::inventory::load::attach_sources(&mut diags, &text);
+    crate::diag::attach_sources(&mut diags, &text);
     Diagnostics(diags).into_result(cases)
 }
 
@@ -156,6 +172,25 @@ fn case(path: &Path, text: &str, node: &Node, sink: &mut Sink) -> Option<Case> {
         .into_iter()
         .map(str::to_string)
         .collect();
+    let absent_lines = match f.get("absent").map(|n| &n.value) {
+        Some(Value::Seq(items)) => items
+            .iter()
+            .filter(|i| i.as_str().is_some())
+            .map(|i| i.pos.line)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let given = |name: &str| match f.get(name).map(|n| &n.value) {
+        Some(Value::Seq(items)) => !items.is_empty(),
+        Some(_) => true,
+        None => false,
+    };
+    if !given("want") && !given("absent") && !exact {
+        sink.error(
+            f.pos(),
+            "test case checks nothing: give `want`, `absent` or `exact: true`",
+        );
+    }
     let source = match (f.get("snapshot"), f.get("inventory")) {
         (Some(_), Some(n)) => {
             sink.error(n.pos, "give either `snapshot` or `inventory`, not both");
@@ -216,8 +251,38 @@ fn case(path: &Path, text: &str, node: &Node, sink: &mut Sink) -> Option<Case> {
         waivers,
         want,
         absent,
+        absent_lines,
         exact,
     })
+}
+
+/// Checks that every rule the cases name in `want` and `absent` is a rule
+/// of the playbook: a case about a misspelt rule would pass for ever.
+pub fn check_rules(playbook: &Playbook, cases: &[Case]) -> Diagnostics {
+    let ids: Vec<String> = playbook.rules().map(|m| m.rule_id()).collect();
+    let mut diags = Diagnostics::default();
+    for c in cases {
+        let named = c.want.iter().map(|w| (w.rule(), w.line)).chain(
+            c.absent
+                .iter()
+                .map(String::as_str)
+                .zip(c.absent_lines.iter().copied()),
+        );
+        for (rule, line) in named {
+            if ids.iter().any(|id| id == rule) {
+                continue;
+            }
+            let message = match crate::diag::nearest(rule, &ids) {
+                Some(near) => format!("no rule `{rule}`; did you mean `{near}`"),
+                None => format!(
+                    "no rule `{rule}` in the playbook (its rules: {})",
+                    ids.join(", ")
+                ),
+            };
+            diags.push(Diagnostic::error(&c.file, line, 0, message));
+        }
+    }
+    diags
 }
 
 fn inline_waivers(path: &Path, text: &str, node: &Node, sink: &mut Sink) -> Option<WaiverSet> {
@@ -316,7 +381,7 @@ impl CaseResult {
 /// Runs the cases, in parallel, in order of the input.
 pub fn run(playbook: &Playbook, cases: &[Case]) -> Result<Vec<CaseResult>, Diagnostics> {
     let snapshots: Mutex<HashMap<PathBuf, Arc<Snapshot>>> = Mutex::new(HashMap::new());
-    let results: Vec<Result<CaseResult, Diagnostics>> = cases
+    let results: Vec<Result<CaseResult, (Diagnostics, &Case)>> = cases
         .par_iter()
         .map(|c| {
             let snap = match &c.source {
@@ -330,7 +395,7 @@ pub fn run(playbook: &Playbook, cases: &[Case]) -> Result<Vec<CaseResult>, Diagn
                     match cached {
                         Some(s) => s,
                         None => {
-                            let s = Arc::new(inventory::load(p).map_err(|d| with_case(d, c))?);
+                            let s = Arc::new(inventory::load(p).map_err(|d| (d, c))?);
                             snapshots
                                 .lock()
                                 .expect("no panics hold this lock")
@@ -345,26 +410,61 @@ pub fn run(playbook: &Playbook, cases: &[Case]) -> Result<Vec<CaseResult>, Diagn
                 waivers: c.waivers.as_ref(),
                 opened: None,
             };
-            let eval = evaluate(playbook, snap, opts).map_err(|d| with_case(d, c))?;
+            let eval = evaluate(playbook, snap, opts).map_err(|d| (d, c))?;
             Ok(judge(c, &eval.findings))
         })
         .collect();
     let mut out = Vec::new();
-    let mut diags = Diagnostics::default();
+    let mut failed = Vec::new();
     for r in results {
         match r {
             Ok(r) => out.push(r),
-            Err(d) => diags.0.extend(d.0),
+            Err((d, c)) => failed.extend(d.0.into_iter().map(|d| (d, c))),
         }
     }
-    diags.into_result(out)
+    once_with_cases(failed).into_result(out)
 }
 
-fn with_case(mut d: Diagnostics, c: &Case) -> Diagnostics {
-    for diag in &mut d.0 {
-        diag.notes.push(format!("in test case {}", c.name()));
+/// Case notes named in full when one error comes from many cases.
+const CASES_NAMED: usize = 5;
+
+/// Each distinct error once, saying which cases it came from: a broken
+/// rule fails every case, and one message says so better than forty.
+fn once_with_cases(failed: Vec<(Diagnostic, &Case)>) -> Diagnostics {
+    let mut groups: Vec<(Diagnostic, Vec<&Case>)> = Vec::new();
+    let mut index: HashMap<Diagnostic, usize> = HashMap::new();
+    for (d, c) in failed {
+        match index.get(&d) {
+            Some(&i) => groups[i].1.push(c),
+            None => {
+                index.insert(d.clone(), groups.len());
+                groups.push((d, vec![c]));
+            }
+        }
     }
-    d
+    let mut diags = Diagnostics::default();
+    for (mut d, cases) in groups {
+        if let [c] = cases.as_slice() {
+            d.notes.push(format!("in test case {}", c.name()));
+        } else {
+            let mut named: Vec<String> = cases
+                .iter()
+                .take(CASES_NAMED)
+                .map(|c| c.note.clone())
+                .collect();
+            if cases.len() > CASES_NAMED {
+                named.push(format!("... and {} more", cases.len() - CASES_NAMED));
+            }
+            d.message = format!(
+                "{} (in {} cases: {})",
+                d.message,
+                cases.len(),
+                named.join(", ")
+            );
+        }
+        diags.push(d);
+    }
+    diags
 }
 
 /// Compares what fired with what the case wants.

@@ -71,10 +71,13 @@ impl WaiverSet {
     fn parse(path: &Path, text: &str) -> Result<WaiverSet, Diagnostics> {
         match yaml::parse_document(path, text) {
             Ok(Some(root)) => WaiverSet::from_node(path, &root, text),
-            Ok(None) => Ok(WaiverSet {
-                file: path.to_path_buf(),
-                waivers: Vec::new(),
-            }),
+            Ok(None) => Err(Diagnostics(vec![Diagnostic::error(
+                path,
+                1,
+                0,
+                "empty waivers file: expected `waivers:` and a list of waivers",
+            )
+            .with_source(text)])),
             Err(d) => Err(Diagnostics(vec![d.with_source(text)])),
         }
     }
@@ -150,7 +153,7 @@ impl WaiverSet {
             }
         }
         let mut diags = sink.diags;
-        crate::inventory::load::attach_sources(&mut diags, text);
+        crate::diag::attach_sources(&mut diags, text);
         Diagnostics(diags).into_result(WaiverSet {
             file: path.to_path_buf(),
             waivers,

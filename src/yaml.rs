@@ -277,6 +277,11 @@ impl<'a, 'p> Reader<'a, 'p> {
             Event::MappingStart(..) => Ok(Some(self.pos_of(&span))),
             other => {
                 let node = self.node(other, span, 0)?;
+                // `---` and nothing after it is an empty document too.
+                if node.is_null() {
+                    self.finish()?;
+                    return Ok(None);
+                }
                 Err(self.error(
                     node.pos,
                     format!(
@@ -414,10 +419,13 @@ pub struct Fields<'n, 'a> {
     slots: Vec<Option<&'n Node<'a>>>,
 }
 
-/// Where diagnostics go while a file is read.
+/// Where diagnostics go while a file is read. Past the first
+/// [`crate::diag::PER_FILE`] errors it only counts them (one summary
+/// diagnostic in `diags`), so memory stays bounded however bad the file.
 pub struct Sink<'p> {
     pub file: &'p Path,
     pub diags: Vec<Diagnostic>,
+    kept: usize,
 }
 
 impl<'p> Sink<'p> {
@@ -425,12 +433,13 @@ impl<'p> Sink<'p> {
         Sink {
             file,
             diags: Vec::new(),
+            kept: 0,
         }
     }
 
     pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
-        self.diags
-            .push(Diagnostic::error(self.file, pos.line, pos.col, message));
+        let d = Diagnostic::error(self.file, pos.line, pos.col, message);
+        crate::diag::push_bounded(&mut self.diags, &mut self.kept, d);
     }
 }
 

@@ -30,6 +30,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
+    if let Err(d) = playbook.require_rules() {
+        print_diagnostics(&[d]);
+        return Ok(2);
+    }
     let (evaluations, errors) =
         evaluate_all(&playbook, &paths, args.common.as_of, waivers.as_ref());
     print_diagnostics(&errors);

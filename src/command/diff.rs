@@ -106,6 +106,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
         _ => bail!("give `--base SNAPSHOT --head SNAPSHOT`, or `--base-policies DIR SNAPSHOT...`"),
     };
     errors.extend(head_errors);
+    let errors = crate::diag::capped(errors);
     print_diagnostics(&errors);
     let mut report = DiffReport::new(title, base, head, args.fail_on);
     report.errors = errors;

@@ -18,7 +18,8 @@ pub struct LintArgs {
     pub deny_warnings: bool,
 }
 
-/// Exit 2 when a script does not compile (nothing after it can be trusted),
+/// Exit 2 when a script does not compile or no script is a rule (nothing
+/// after it can be trusted),
 /// 1 for any other error (or a warning under `--deny-warnings`), else 0.
 pub fn run(args: LintArgs) -> anyhow::Result<u8> {
     let report = match lint(&args.dir) {

@@ -123,7 +123,7 @@ pub fn evaluate_all(
             Err(d) => errors.extend(d.0),
         }
     }
-    (evals, errors)
+    (evals, crate::diag::capped(errors))
 }
 
 /// Loads snapshots only, for commands that need no playbook.
@@ -140,13 +140,14 @@ pub fn load_all(paths: &[PathBuf]) -> (Vec<Arc<Snapshot>>, Vec<Diagnostic>) {
             Err(d) => errors.extend(d.0),
         }
     }
-    (snaps, errors)
+    (snaps, crate::diag::capped(errors))
 }
 
-/// Prints diagnostics to stderr.
+/// Prints diagnostics to stderr, at most [`crate::diag::PER_FILE`] a file
+/// and a count of the rest.
 pub fn print_diagnostics(diags: &[Diagnostic]) {
     let mut err = std::io::stderr().lock();
-    for d in diags {
+    for d in crate::diag::shown(diags) {
         let _ = writeln!(err, "{d}");
     }
 }

@@ -63,7 +63,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<u8> {
         Err(d) => {
             print_diagnostics(&d.0);
             if args.format == Format::Json {
-                let text = simulate::json::render(&[], &args.policies, &playbook.digest, &d.0);
+                let errors = crate::diag::capped(d.0);
+                let text = simulate::json::render(&[], &args.policies, &playbook.digest, &errors);
                 emit(args.output.as_deref(), &text)?;
             }
             return Ok(2);

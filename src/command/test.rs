@@ -54,6 +54,10 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
+    if let Err(d) = playbook.require_rules() {
+        print_diagnostics(&[d]);
+        return Ok(2);
+    }
     let mut cases = Vec::new();
     let mut errors = Diagnostics::default();
     for file in testing::case_files(&args.dir.join("tests")) {
@@ -62,6 +66,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
             Err(d) => errors.0.extend(d.0),
         }
     }
+    errors.0.extend(testing::check_rules(&playbook, &cases).0);
     if errors.has_errors() {
         print_diagnostics(&errors.0);
         return Ok(2);
@@ -83,6 +88,19 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
             print_diagnostics(&d.0);
             return Ok(2);
         }
+    }
+    // Zero cases would pass without testing anything.
+    if results.is_empty() {
+        match &args.run {
+            Some(p) => eprintln!(
+                "error: no test case matches `--run {p}` (it matches a case's file, line or note)"
+            ),
+            None => eprintln!(
+                "error: {}: no test cases (add `tests/*.yaml` with `cases:`, or scenarios with `expect:`)",
+                args.dir.display()
+            ),
+        }
+        return Ok(2);
     }
     let coverage = Coverage::of(&playbook, &results);
     let want_coverage = args.coverage || args.coverage_min.is_some();

@@ -147,7 +147,7 @@ pub(crate) fn call(
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        Err(format!("the script engine failed ({what}); is a constant being modified?").into())
+        Err(crate::policy::error::engine_panic(&what))
     });
     result.map_err(|e| {
         let d = script_error(
@@ -197,16 +197,17 @@ fn run_rule(
     };
     let items = out.into_array().map_err(|t| {
         fail(format!(
-            "`check` must return an array of findings, returned {t}"
+            "`check` must return an array of findings, returned {}",
+            crate::policy::error::plain_type(t)
         ))
     })?;
     let mut findings = Vec::with_capacity(items.len());
     let mut seen = HashMap::new();
     for item in items {
-        let type_name = item.type_name();
+        let type_name = crate::policy::error::plain_type(item.type_name());
         let raw: Map = item
             .try_cast::<Map>()
-            .ok_or_else(|| fail(format!("`check` returned a {type_name} where a finding was expected; build findings with `finding(#{{...}})`")))?;
+            .ok_or_else(|| fail(format!("`check` returned {type_name} where a finding was expected; build findings with `finding(#{{...}})`")))?;
         let f = to_finding(&rule, module, raw).map_err(fail)?;
         if seen.insert(f.id.clone(), ()).is_some() {
             return Err(fail(format!(

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::model::*;
 use super::split::{self, Section};
 use crate::date::Date;
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{attach_sources, Diagnostic, Diagnostics};
 use crate::yaml::{Fields, Node, Pos, Reader, Sink};
 
 /// The snapshot format version this build reads.
@@ -85,6 +85,7 @@ fn parse_whole(path: &Path, text: &str) -> Result<Snapshot, Diagnostics> {
         // are merely unread.
         let mut diags = std::mem::take(&mut b.sink.diags);
         diags.push(d);
+        let mut diags = crate::diag::capped(diags);
         attach_sources(&mut diags, text);
         return Err(Diagnostics(diags));
     }
@@ -158,22 +159,6 @@ struct Pending<'p> {
     parts: Vec<Builder<'p>>,
 }
 
-/// Shows each diagnostic's source line, finding line starts once.
-pub fn attach_sources(diags: &mut [Diagnostic], text: &str) {
-    if diags.is_empty() {
-        return;
-    }
-    let starts: Vec<usize> = std::iter::once(0)
-        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    for d in diags.iter_mut().filter(|d| d.line > 0) {
-        if let Some(&s) = starts.get(d.line as usize - 1) {
-            let e = text[s..].find('\n').map_or(text.len(), |n| s + n);
-            d.source_line = Some(text[s..e].trim_end_matches('\r').to_string());
-        }
-    }
-}
-
 /// Runs `$m!(list)` for each record list a [`Builder`] holds.
 macro_rules! each_list {
     ($m:ident) => {
@@ -232,6 +217,7 @@ impl<'p> Builder<'p> {
             }
         }
         diags.sort_by_key(|d| (d.line, d.column));
+        let mut diags = crate::diag::capped(diags);
         attach_sources(&mut diags, text);
         Err(Diagnostics(diags))
     }
@@ -245,7 +231,7 @@ impl<'p> Builder<'p> {
         let Some(_) = r.begin_map()? else {
             return Err(Diagnostic::error(
                 file,
-                0,
+                1,
                 0,
                 "empty snapshot: expected a mapping starting with `trueup: 1`",
             ));

@@ -150,6 +150,15 @@ impl Playbook {
         diags.into_result(())
     }
 
+    /// An error naming the folder when no script in it is a rule: checking
+    /// against such a playbook would pass whatever the inventory.
+    pub fn require_rules(&self) -> Result<(), Diagnostic> {
+        if self.rules().next().is_some() {
+            return Ok(());
+        }
+        Err(no_rules(&self.root))
+    }
+
     /// The modules that define `check`, in path order.
     pub fn rules(&self) -> impl Iterator<Item = &Module> {
         self.modules.iter().filter(|m| m.is_rule())
@@ -164,6 +173,16 @@ impl Playbook {
     pub fn rule(&self, id: &str) -> Option<&Module> {
         self.rules().find(|m| m.rule_id() == id)
     }
+}
+
+/// The error for a policies folder with no rule in it.
+pub fn no_rules(root: &Path) -> Diagnostic {
+    Diagnostic::error(
+        root,
+        0,
+        0,
+        "no rule in this policies folder: no script defines `fn check(inv)`",
+    )
 }
 
 /// Every `*.rhai` below `root`, in path order.

@@ -136,7 +136,7 @@ pub fn resolve_all(
     if diags.is_empty() {
         Ok(events)
     } else {
-        crate::inventory::load::attach_sources(&mut diags, &scenario.text);
+        crate::diag::attach_sources(&mut diags, &scenario.text);
         Err(diags)
     }
 }

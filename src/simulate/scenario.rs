@@ -167,7 +167,7 @@ pub fn read(path: &Path) -> (Option<Scenario>, Vec<Diagnostic>) {
         Ok(None) => {
             sink.diags.push(Diagnostic::error(
                 path,
-                0,
+                1,
                 0,
                 "empty scenario: expected `name`, `snapshot`, `start`, `until` and `events`",
             ));
@@ -179,7 +179,7 @@ pub fn read(path: &Path) -> (Option<Scenario>, Vec<Diagnostic>) {
         }
     };
     let mut diags = sink.diags;
-    crate::inventory::load::attach_sources(&mut diags, &text);
+    crate::diag::attach_sources(&mut diags, &text);
     (scenario.map(|s| Scenario { text, ..s }), diags)
 }
 
