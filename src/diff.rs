@@ -105,13 +105,13 @@ impl DiffReport {
     /// 2 when the run could not be trusted, 1 when a new or worsened finding
     /// is at or above `--fail-on`, else 0.
     pub fn exit_code(&self) -> u8 {
-        if !self.errors.is_empty() {
-            2
-        } else if self.failing().next().is_some() {
-            1
-        } else {
-            0
-        }
+        self.status().exit_code()
+    }
+
+    /// Error when the run could not be trusted, failing when a new or
+    /// worsened finding fails it, else passing.
+    pub fn status(&self) -> crate::report::Status {
+        crate::report::Status::of(&self.errors, self.failing().count())
     }
 }
 

@@ -116,6 +116,100 @@ fn diff_formats_match_their_golden_files() {
     assert_goldens("diff", diff_args);
 }
 
+const INVALID: &str = "tests/golden/invalid.yaml";
+
+/// Every format of a run that exits 2, as golden files: one of two snapshots
+/// does not load, and the other has findings that would fail the run.
+/// Regression: an untrusted run used to print "passing" (or a green JUnit
+/// report, or a successful SARIF invocation) beside its exit code 2.
+#[test]
+fn untrusted_runs_never_read_as_passing_in_any_format() {
+    let mut failures = Vec::new();
+    let all = FORMATS
+        .iter()
+        .copied()
+        .chain([("json", "json"), ("text", "txt")]);
+    for (format, ext) in all {
+        let check = ["check", "-p", POLICIES, BASE, INVALID, "-f", format];
+        let diff = [
+            "diff", "-p", POLICIES, "--base", BASE, "--head", INVALID, "-f", format,
+        ];
+        for (name, args) in [("check", &check[..]), ("diff", &diff[..])] {
+            let out = run(args, 2);
+            assert!(
+                !out.to_lowercase().contains("passing"),
+                "`trueup {}` exits 2 but says passing:\n{out}",
+                args.join(" ")
+            );
+            if let Some(f) = golden(&format!("{name}-untrusted.{ext}"), &out) {
+                failures.push(f);
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n\nif the change is intended: TRUEUP_BLESS=1 cargo test --test formats, then review the diff",
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn untrusted_runs_say_so_in_each_format() {
+    let args = |format| vec!["check", "-p", POLICIES, BASE, INVALID, "-f", format];
+    let json: Value = serde_json::from_str(&run(&args("json"), 2)).unwrap();
+    assert_eq!(json["status"], "error");
+    let passing: Value = serde_json::from_str(&run(
+        &[
+            "check",
+            "-p",
+            POLICIES,
+            BASE,
+            "-f",
+            "json",
+            "--fail-on",
+            "never",
+        ],
+        0,
+    ))
+    .unwrap();
+    assert_eq!(passing["status"], "passing");
+    let failing: Value =
+        serde_json::from_str(&run(&["check", "-p", POLICIES, HEAD, "-f", "json"], 1)).unwrap();
+    assert_eq!(failing["status"], "failing");
+
+    let github = run(&args("github"), 2);
+    let last = github.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("::error ")
+            && last.contains("::trueup check: the run could not be trusted"),
+        "the last line is an error annotation: {last}"
+    );
+
+    let xml = run(&args("junit"), 2);
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let top = doc.root_element();
+    let errors = top
+        .descendants()
+        .filter(|n| n.has_tag_name("error"))
+        .count();
+    assert_eq!(errors, 1, "{xml}");
+    assert_eq!(top.attribute("errors"), Some("1"));
+    assert!(!xml.contains("<failure message=\"error:"), "{xml}");
+
+    let md = run(&args("markdown"), 2);
+    assert!(
+        md.contains("**Error**: the run could not be trusted"),
+        "{md}"
+    );
+
+    let sarif: Value = serde_json::from_str(&run(&args("sarif"), 2)).unwrap();
+    let invocation = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let region = &invocation["toolExecutionNotifications"][0]["locations"][0]["physicalLocation"];
+    assert_eq!(region["artifactLocation"]["uri"], INVALID);
+    assert_eq!(region["region"]["startLine"], 3);
+}
+
 /// The official schema, or a clear failure when `../shared` is missing.
 fn sarif_validator() -> jsonschema::Validator {
     let path = root().join("../shared/schemas/sarif-schema-2.1.0.json");

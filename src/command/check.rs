@@ -42,9 +42,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         rules: report::RuleInfo::of(&playbook),
     };
     let text = report::render_check(&report, args.format, args.common.output.is_none());
-    // Text output with errors prints only the errors; the other formats carry them.
-    if !matches!(args.format, Format::Text) || report.errors.is_empty() {
-        emit(args.common.output.as_deref(), &text)?;
-    }
+    // Every format ends on the run's status; the errors themselves went to stderr.
+    emit(args.common.output.as_deref(), &text)?;
     Ok(report.exit_code())
 }

@@ -111,8 +111,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
     report.errors = errors;
     report.rules = report::RuleInfo::of(&head_playbook);
     let text = report::render_diff(&report, args.format, args.common.output.is_none());
-    if !matches!(args.format, Format::Text) || report.errors.is_empty() {
-        emit(args.common.output.as_deref(), &text)?;
-    }
+    // Every format ends on the run's status; the errors themselves went to stderr.
+    emit(args.common.output.as_deref(), &text)?;
     Ok(report.exit_code())
 }

@@ -30,14 +30,13 @@ pub fn text(r: &DiffReport, style: Style) -> String {
             }
         }
     }
-    let failing = r.failing().count();
-    let verdict = match r.fail_on {
-        super::FailOn::Never => "--fail-on never".to_string(),
-        super::FailOn::Severity(s) if failing > 0 => {
-            format!("{failing} new or worsened at or above {s}: failing")
-        }
-        super::FailOn::Severity(s) => format!("nothing new or worsened at or above {s}: passing"),
-    };
+    let verdict = super::verdict(
+        r.status(),
+        r.errors.len(),
+        r.fail_on,
+        r.failing().count(),
+        "new or worsened ",
+    );
     let _ = writeln!(
         out,
         "\nsummary: {} new, {} changed, {} resolved; {verdict}",
@@ -58,6 +57,7 @@ pub fn json(r: &DiffReport) -> String {
     let doc = json!({
         "version": super::json::REPORT_VERSION,
         "trueup": env!("CARGO_PKG_VERSION"),
+        "status": r.status(),
         "diff": r.title,
         "inputs": { "base": side(&r.base), "head": side(&r.head) },
         "entries": r.entries,

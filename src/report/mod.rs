@@ -141,6 +141,71 @@ impl FailOn {
     }
 }
 
+/// What a run comes to, in every format: it agrees with the exit code (2, 1, 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The run could not be trusted (exit 2): whatever it found is partial.
+    Error,
+    /// Findings at or above `--fail-on` (exit 1).
+    Failing,
+    /// Nothing at or above `--fail-on` (exit 0).
+    Passing,
+}
+
+impl Status {
+    /// The status of a run with `errors` and `failing` findings.
+    pub fn of(errors: &[Diagnostic], failing: usize) -> Status {
+        if !errors.is_empty() {
+            Status::Error
+        } else if failing > 0 {
+            Status::Failing
+        } else {
+            Status::Passing
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Error => "error",
+            Status::Failing => "failing",
+            Status::Passing => "passing",
+        }
+    }
+
+    /// The exit code every command returns for this status.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Error => 2,
+            Status::Failing => 1,
+            Status::Passing => 0,
+        }
+    }
+}
+
+/// The end of a summary line: `1 error: the run could not be trusted`,
+/// `2 new or worsened at or above high: failing`, `nothing at or above
+/// high: passing` or `--fail-on never`; `what` qualifies the findings.
+pub(crate) fn verdict(
+    status: Status,
+    errors: usize,
+    fail_on: FailOn,
+    failing: usize,
+    what: &str,
+) -> String {
+    match (status, fail_on) {
+        (Status::Error, _) => format!(
+            "{errors} error{}: the run could not be trusted",
+            if errors == 1 { "" } else { "s" }
+        ),
+        (_, FailOn::Never) => "--fail-on never".to_string(),
+        (Status::Failing, FailOn::Severity(s)) => {
+            format!("{failing} {what}at or above {s}: failing")
+        }
+        (Status::Passing, FailOn::Severity(s)) => format!("nothing {what}at or above {s}: passing"),
+    }
+}
+
 /// Everything `trueup check` found, ready to print.
 pub struct CheckReport {
     pub policies: PathBuf,
@@ -179,15 +244,15 @@ impl CheckReport {
             .count()
     }
 
+    /// Error when the run could not be trusted, failing when a finding
+    /// fails it, else passing.
+    pub fn status(&self) -> Status {
+        Status::of(&self.errors, self.failing())
+    }
+
     /// 2 when the run could not be trusted, 1 when a finding fails it, else 0.
     pub fn exit_code(&self) -> u8 {
-        if !self.errors.is_empty() {
-            2
-        } else if self.failing() > 0 {
-            1
-        } else {
-            0
-        }
+        self.status().exit_code()
     }
 }
 

@@ -110,10 +110,8 @@ fn document(items: &[Item], rules: &[RuleInfo], errors: &[Diagnostic]) -> String
         })
         .collect();
     let mut invocation = Map::new();
-    invocation.insert(
-        "executionSuccessful".into(),
-        json!(!errors.iter().any(|d| d.level == Level::Error)),
-    );
+    // Any diagnostic makes the run exit 2, so the invocation failed.
+    invocation.insert("executionSuccessful".into(), json!(errors.is_empty()));
     if !errors.is_empty() {
         invocation.insert(
             "toolExecutionNotifications".into(),

@@ -113,12 +113,7 @@ pub fn render(r: &CheckReport, style: Style) -> String {
     if r.waived() > 0 {
         let _ = write!(summary, " ({} waived)", r.waived());
     }
-    let failing = r.failing();
-    let verdict = match r.fail_on {
-        super::FailOn::Never => "--fail-on never".to_string(),
-        super::FailOn::Severity(s) if failing > 0 => format!("{failing} at or above {s}: failing"),
-        super::FailOn::Severity(s) => format!("nothing at or above {s}: passing"),
-    };
+    let verdict = super::verdict(r.status(), r.errors.len(), r.fail_on, r.failing(), "");
     let _ = writeln!(out, "summary: {summary}; {verdict}");
     out
 }
