@@ -83,6 +83,42 @@ impl Common {
     }
 }
 
+/// Where a command that takes the playbook folder both as `-p DIR` and as
+/// a positional `DIR` finds it: either one (they are synonyms), else
+/// `policies`; both, naming different folders, is an error.
+#[derive(Args, Debug, Clone)]
+pub struct PlaybookDir {
+    /// The playbook folder (default `policies`); the same as `-p DIR`
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The playbook folder (default `policies`)
+    #[arg(short, long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+}
+
+impl PlaybookDir {
+    pub fn resolve(&self) -> Result<PathBuf> {
+        match (&self.dir, &self.policies) {
+            (Some(d), Some(p)) if !same_folder(d, p) => anyhow::bail!(
+                "the playbook is given twice, as `{}` and as `-p {}`; give one",
+                d.display(),
+                p.display()
+            ),
+            (Some(d), _) => Ok(d.clone()),
+            (None, Some(p)) => Ok(p.clone()),
+            (None, None) => Ok(PathBuf::from("policies")),
+        }
+    }
+}
+
+/// Whether two paths name one folder (`policies` and `./policies/` do).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a.components().eq(b.components()),
+    }
+}
+
 pub fn parse_date(s: &str) -> Result<Date, String> {
     Date::parse(s).ok_or_else(|| format!("`{s}` is not a date (YYYY-MM-DD)"))
 }

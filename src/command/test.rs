@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::{emit, print_diagnostics};
+use super::{emit, print_diagnostics, PlaybookDir};
 use crate::diag::Diagnostics;
 use crate::policy::{Limits, Playbook};
 use crate::report::junit;
@@ -19,9 +19,10 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct TestArgs {
-    /// The playbook folder; cases are read from its `tests/` folder, scenarios from `../scenarios/`
-    #[arg(value_name = "DIR", default_value = "policies")]
-    pub dir: PathBuf,
+    /// The playbook folder (`-p DIR` or `DIR`): cases are read from its
+    /// `tests/` folder, scenarios from `../scenarios/`
+    #[command(flatten)]
+    pub playbook: PlaybookDir,
     /// Run only cases whose file, line or note contains PATTERN
     #[arg(long, value_name = "PATTERN")]
     pub run: Option<String>,
@@ -47,7 +48,8 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
         max_operations: args.max_operations,
         ..Limits::default()
     };
-    let playbook = match Playbook::load(&args.dir, limits) {
+    let dir = args.playbook.resolve()?;
+    let playbook = match Playbook::load(&dir, limits) {
         Ok(p) => p,
         Err(d) => {
             print_diagnostics(&d.0);
@@ -56,7 +58,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
     };
     let mut cases = Vec::new();
     let mut errors = Diagnostics::default();
-    for file in testing::case_files(&args.dir.join("tests")) {
+    for file in testing::case_files(&dir.join("tests")) {
         match testing::load_cases(&file) {
             Ok(c) => cases.extend(c),
             Err(d) => errors.0.extend(d.0),
@@ -77,7 +79,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
         }
     };
     // Scenarios beside the playbook (`../scenarios/*.yaml`): each expectation is a case.
-    match crate::simulate::test_cases(&playbook, &args.dir, args.run.as_deref()) {
+    match crate::simulate::test_cases(&playbook, &dir, args.run.as_deref()) {
         Ok(r) => results.extend(r),
         Err(d) => {
             print_diagnostics(&d.0);

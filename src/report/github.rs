@@ -152,7 +152,8 @@ fn annotation(
     );
 }
 
-fn errors(out: &mut String, diags: &[Diagnostic]) {
+/// Each diagnostic as an annotation at its file, line and column.
+pub(crate) fn errors(out: &mut String, diags: &[Diagnostic]) {
     for d in diags {
         let level = match d.level {
             Level::Error => "error",

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod github;
 pub mod json;
 pub mod junit;
+pub mod lint;
 pub mod markdown;
 pub mod position;
 pub mod sarif;

@@ -28,7 +28,7 @@ use crate::diag::{Diagnostic, Level};
 use crate::diff::{Change, DiffReport};
 use crate::engine::{Finding, Severity};
 
-const SCHEMA: &str =
+pub(crate) const SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 /// The SARIF level of a severity.
@@ -227,7 +227,7 @@ fn result(item: &Item, rule_index: usize) -> Value {
     v
 }
 
-fn notification(d: &Diagnostic) -> Value {
+pub(crate) fn notification(d: &Diagnostic) -> Value {
     let mut n = json!({
         "level": match d.level {
             Level::Error => "error",
@@ -242,7 +242,7 @@ fn notification(d: &Diagnostic) -> Value {
 }
 
 /// A `location` in `file`; a `line` or `column` of 0 is left out.
-fn location(file: &str, line: u32, column: u32) -> Value {
+pub(crate) fn location(file: &str, line: u32, column: u32) -> Value {
     let mut physical = json!({ "artifactLocation": artifact(file) });
     if line > 0 {
         let mut region = json!({ "startLine": line });
