@@ -313,6 +313,39 @@ fn position_prints_a_table_and_json() {
 }
 
 #[test]
+fn position_json_has_the_same_wrapper_as_check_json() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    let pos: serde_json::Value =
+        serde_json::from_slice(&s.run(&["position", "inv.yaml", "-f", "json"]).stdout).unwrap();
+    let check: serde_json::Value =
+        serde_json::from_slice(&s.run(&["check", "inv.yaml", "-f", "json"]).stdout).unwrap();
+    assert_eq!(pos["version"], check["version"]);
+    assert_eq!(pos["trueup"], check["trueup"]);
+    assert_eq!(pos["status"], "passing");
+    let (p, c) = (
+        &pos["inputs"]["snapshots"][0],
+        &check["inputs"]["snapshots"][0],
+    );
+    for key in ["path", "sha256", "id", "as_of"] {
+        assert_eq!(p[key], c[key], "inputs.snapshots[0].{key}");
+    }
+    assert!(pos["errors"].as_array().unwrap().is_empty());
+
+    // One bad snapshot: exit 2, and the JSON says so beside what did load.
+    s.write(
+        "bad.yaml",
+        "trueup: 1\nsnapshot: { id: x, taken_at: 2026-13-01 }\n",
+    );
+    let out = s.run(&["position", "inv.yaml", "bad.yaml", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"], "error");
+    assert_eq!(doc["errors"][0]["file"], "bad.yaml");
+    assert_eq!(doc["positions"][0]["product"], "cad");
+}
+
+#[test]
 fn a_script_error_names_file_line_rule_and_shows_the_line() {
     let s = Scratch::new();
     s.write(
