@@ -310,3 +310,64 @@ fn lint_sarif_and_github_annotate_each_diagnostic_at_file_line_col() {
     );
     assert_eq!(doc["runs"][0]["results"], serde_json::json!([]));
 }
+
+/// Regression: an unknown `--finding` id printed every id of the snapshot,
+/// which on a real estate buries the one that was meant.
+#[test]
+fn an_unknown_finding_suggests_the_nearest_ids_only() {
+    let out = trueup(
+        &root(),
+        &[
+            "explain",
+            "--finding",
+            "overuse:product:nw-cat",
+            "examples/acme.yaml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no finding `overuse:product:nw-cat` in `examples/acme.yaml`; nearest of its 20: `overuse:product:nw-cad`, "),
+        "{err}"
+    );
+    let named = err.matches(":product:").count();
+    assert!(
+        (2..=5).contains(&(named - 1)),
+        "a handful of suggestions, not all 20: {err}"
+    );
+    assert!(!err.contains("shelfware"), "{err}");
+}
+
+#[test]
+fn explain_json_for_a_rule_and_for_a_finding() {
+    let out = trueup(&root(), &["explain", "install-spike", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rule = &doc["rule"];
+    assert_eq!(rule["id"], "install-spike");
+    assert_eq!(rule["policy"], "policies/install-spike.rhai");
+    assert!(rule["thresholds"]
+        .as_object()
+        .is_some_and(|t| !t.is_empty()));
+    assert!(!rule["tests"]["fires"].as_array().unwrap().is_empty());
+    assert_eq!(rule["remediation"]["defined"], true);
+
+    let out = trueup(
+        &root(),
+        &[
+            "explain",
+            "--finding",
+            "overuse:product:nw-cad",
+            "examples/acme.yaml",
+            "-f",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["finding"]["id"], "overuse:product:nw-cad");
+    assert_eq!(doc["inputs"]["snapshot"]["path"], "examples/acme.yaml");
+    assert_eq!(doc["positions"][0]["metric"], "device");
+    assert_eq!(doc["positions"][0]["shortfall"], 12);
+    assert_eq!(doc["finding"]["route"]["queue"], "sam-team");
+}
