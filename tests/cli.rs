@@ -607,3 +607,103 @@ fn a_failing_case_shows_want_and_got_and_exits_1() {
         "{x}"
     );
 }
+
+#[test]
+fn test_json_gives_status_cases_and_summary() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    s.write(
+        "policies/tests/over.yaml",
+        "cases:
+  - note: fires high
+    snapshot: ../../inv.yaml
+    want:
+      - { rule: over, subject: cad, severity: high }
+  - note: wrongly wants critical
+    snapshot: ../../inv.yaml
+    want:
+      - { rule: over, subject: cad, severity: critical }
+",
+    );
+    let out = s.run(&["test", "-p", "policies", "-f", "json", "--coverage"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"], "failing");
+    assert_eq!(
+        doc["summary"],
+        serde_json::json!({ "passed": 1, "failed": 1 })
+    );
+    let cases = doc["cases"].as_array().unwrap();
+    assert_eq!(cases[0]["passed"], true);
+    assert_eq!(cases[1]["line"], 6);
+    assert!(cases[1]["failures"][0]
+        .as_str()
+        .unwrap()
+        .contains("critical"));
+    assert_eq!(doc["coverage"]["percent"], 100.0);
+
+    let only = s.run(&["test", "-f", "json", "--run", "fires"]);
+    assert_eq!(only.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&only.stdout).unwrap();
+    assert_eq!(doc["status"], "passing");
+}
+
+/// Regression: a case file that did not load (or a script that errored)
+/// left `test -f json` and `-f junit` with no report at all, or one that
+/// read as green, beside exit code 2.
+#[test]
+fn test_reports_of_an_untrusted_run_say_error() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    s.write(
+        "policies/tests/bad.yaml",
+        "cases:\n  - note: x\n    wnat: []\n",
+    );
+    let out = s.run(&["test", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"], "error");
+    assert_eq!(doc["errors"][0]["file"], "policies/tests/bad.yaml");
+    let out = s.run(&["test", "-f", "junit"]);
+    assert_eq!(out.status.code(), Some(2));
+    let x = text(&out.stdout);
+    let top = x.lines().nth(1).unwrap_or_default();
+    assert!(
+        top.contains("errors=\"") && !top.contains("errors=\"0\""),
+        "{x}"
+    );
+    assert!(
+        x.contains("<error message=\"error: policies/tests/bad.yaml:"),
+        "{x}"
+    );
+}
+
+/// A rule that errors at run time makes the check untrusted: exit 2, and no
+/// format says passing.
+#[test]
+fn a_run_time_script_error_is_an_error_status_in_every_format() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    s.write(
+        "policies/boom.rhai",
+        "const TITLE = \"b\";\nconst DESCRIPTION = \"b\";\nfn check(inv) {\n    let x = inv.products[99];\n    []\n}\n",
+    );
+    for format in ["text", "json", "sarif", "junit", "github", "markdown"] {
+        let out = s.run(&["check", "inv.yaml", "-f", format, "--fail-on", "never"]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "-f {format}: {}",
+            text(&out.stderr)
+        );
+        let t = text(&out.stdout).to_lowercase();
+        assert!(!t.contains("passing"), "-f {format}:\n{t}");
+        assert!(
+            t.contains("could not be trusted")
+                || t.contains("\"status\": \"error\"")
+                || t.contains("\"executionsuccessful\": false")
+                || t.contains("<error "),
+            "-f {format} says the run is untrusted:\n{t}"
+        );
+    }
+}

@@ -1,19 +1,22 @@
 //! `trueup test`: run the playbook's own cases, with coverage.
 
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
 use super::{emit, print_diagnostics, PlaybookDir};
-use crate::diag::Diagnostics;
+use serde_json::json;
+
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::policy::{Limits, Playbook};
-use crate::report::junit;
+use crate::report::{junit, Status};
 use crate::testing::{self, CaseResult};
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
+    Json,
     Junit,
 }
 
@@ -51,10 +54,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
     let dir = args.playbook.resolve()?;
     let playbook = match Playbook::load(&dir, limits) {
         Ok(p) => p,
-        Err(d) => {
-            print_diagnostics(&d.0);
-            return Ok(2);
-        }
+        Err(d) => return untrusted(&args, &dir, &d.0),
     };
     let mut cases = Vec::new();
     let mut errors = Diagnostics::default();
@@ -65,29 +65,31 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
         }
     }
     if errors.has_errors() {
-        print_diagnostics(&errors.0);
-        return Ok(2);
+        return untrusted(&args, &dir, &errors.0);
     }
     if let Some(p) = &args.run {
         cases.retain(|c| c.name().contains(p.as_str()));
     }
     let mut results = match testing::run(&playbook, &cases) {
         Ok(r) => r,
-        Err(d) => {
-            print_diagnostics(&d.0);
-            return Ok(2);
-        }
+        Err(d) => return untrusted(&args, &dir, &d.0),
     };
     // Scenarios beside the playbook (`../scenarios/*.yaml`): each expectation is a case.
     match crate::simulate::test_cases(&playbook, &dir, args.run.as_deref()) {
         Ok(r) => results.extend(r),
-        Err(d) => {
-            print_diagnostics(&d.0);
-            return Ok(2);
-        }
+        Err(d) => return untrusted(&args, &dir, &d.0),
     }
     let coverage = Coverage::of(&playbook, &results);
     let want_coverage = args.coverage || args.coverage_min.is_some();
+    let failed = results.iter().any(|r| !r.passed());
+    let below = args
+        .coverage_min
+        .is_some_and(|min| coverage.percent() < min);
+    let status = if failed || below {
+        Status::Failing
+    } else {
+        Status::Passing
+    };
     let text = match args.format {
         Format::Text => {
             let mut t = text(&results);
@@ -96,13 +98,16 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
             }
             t
         }
-        Format::Junit => junit::tests(&results),
+        Format::Json => json(
+            &dir,
+            status,
+            &results,
+            want_coverage.then_some(&coverage),
+            &[],
+        ),
+        Format::Junit => junit::tests(&results, &[]),
     };
     emit(args.output.as_deref(), &text)?;
-    let failed = results.iter().any(|r| !r.passed());
-    let below = args
-        .coverage_min
-        .is_some_and(|min| coverage.percent() < min);
     if below {
         eprintln!(
             "error: coverage {:.1}% is below --coverage-min {}",
@@ -110,7 +115,67 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
             args.coverage_min.unwrap_or_default()
         );
     }
-    Ok(if failed || below { 1 } else { 0 })
+    Ok(status.exit_code())
+}
+
+/// A run that could not get to its cases' verdicts: the errors on stderr,
+/// and in JSON and JUnit a report that says so; exit 2.
+fn untrusted(args: &TestArgs, dir: &Path, errors: &[Diagnostic]) -> anyhow::Result<u8> {
+    print_diagnostics(errors);
+    let text = match args.format {
+        Format::Text => None,
+        Format::Json => Some(json(dir, Status::Error, &[], None, errors)),
+        Format::Junit => Some(junit::tests(&[], errors)),
+    };
+    if let Some(text) = text {
+        emit(args.output.as_deref(), &text)?;
+    }
+    Ok(Status::Error.exit_code())
+}
+
+/// `trueup test -f json`: status, each case with its failures, the summary,
+/// coverage when asked for, and errors.
+fn json(
+    dir: &Path,
+    status: Status,
+    results: &[CaseResult],
+    coverage: Option<&Coverage>,
+    errors: &[Diagnostic],
+) -> String {
+    let cases: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            json!({
+                "file": r.file,
+                "line": r.line,
+                "note": r.note,
+                "passed": r.passed(),
+                "failures": r.failures,
+                "fired": r.fired,
+            })
+        })
+        .collect();
+    let failed = results.iter().filter(|r| !r.passed()).count();
+    let mut doc = json!({
+        "version": crate::report::json::REPORT_VERSION,
+        "trueup": env!("CARGO_PKG_VERSION"),
+        "status": status,
+        "inputs": { "policies": dir },
+        "cases": cases,
+        "summary": { "passed": results.len() - failed, "failed": failed },
+        "errors": errors,
+    });
+    if let Some(c) = coverage {
+        let items: Vec<serde_json::Value> = c
+            .items
+            .iter()
+            .map(|(kind, name, n)| json!({ "kind": kind, "name": name, "cases": n }))
+            .collect();
+        doc["coverage"] = json!({ "percent": c.percent(), "items": items });
+    }
+    let mut out = serde_json::to_string_pretty(&doc).expect("json values serialize");
+    out.push('\n');
+    out
 }
 
 fn text(results: &[CaseResult]) -> String {

@@ -124,8 +124,9 @@ pub fn render(suites: &[Suite]) -> String {
     out
 }
 
-/// `trueup test -f junit`: one suite per case file.
-pub fn tests(results: &[CaseResult]) -> String {
+/// `trueup test -f junit`: one suite per case file, and the errors that
+/// stopped the run, if any, as cases in error.
+pub fn tests(results: &[CaseResult], errors: &[Diagnostic]) -> String {
     let mut suites: Vec<Suite> = Vec::new();
     for r in results {
         let name = r.file.display().to_string();
@@ -147,6 +148,7 @@ pub fn tests(results: &[CaseResult]) -> String {
             messages: r.failures.clone(),
         });
     }
+    suites.extend(self::errors(errors));
     render(&suites)
 }
 
