@@ -133,6 +133,26 @@ impl FailOn {
         }
     }
 
+    /// Whether this unmet scenario expectation fails `trueup simulate`:
+    /// one about a finding below the threshold does not, nor any under
+    /// `never`; one whose severity is unknown (no such finding, no
+    /// `severity:` wanted) always does unless `never`.
+    pub fn fails_expectation(self, o: &crate::simulate::expect::Outcome) -> bool {
+        !o.met
+            && match self {
+                FailOn::Never => false,
+                FailOn::Severity(s) => o.severity.is_none_or(|got| got >= s),
+            }
+    }
+
+    /// `--fail-on high`, as a report names the threshold.
+    pub fn flag(self) -> String {
+        match self {
+            FailOn::Never => "--fail-on never".into(),
+            FailOn::Severity(s) => format!("--fail-on {s}"),
+        }
+    }
+
     /// Whether this finding fails the run.
     pub fn fails(self, f: &Finding) -> bool {
         match self {
