@@ -400,3 +400,59 @@ fn github_annotations_land_on_the_line_that_installs_on_an_unlisted_device() {
         "no `{want}` in:\n{out}"
     );
 }
+
+/// Regression: a waived finding showed its notice and escalation dates as
+/// if due; and the text report's header and severity groups counted waived
+/// findings that the summary line left out.
+#[test]
+fn a_waived_finding_shows_its_waiver_not_due_dates_and_counts_agree() {
+    let text = run(&["check", "-p", POLICIES, HEAD, "-f", "text"], 1);
+    let github = run(&["check", "-p", POLICIES, HEAD, "-f", "github"], 1);
+    let markdown = run(&["check", "-p", POLICIES, HEAD, "-f", "markdown"], 1);
+    let waived_draw = |out: &str| -> String {
+        out.lines()
+            .skip_while(|l| {
+                !(l.contains("over product draw")
+                    || l.contains("product `draw`")
+                    || l.contains("line=7,"))
+            })
+            .take(4)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for (format, out) in [
+        ("text", &text),
+        ("github", &github),
+        ("markdown", &markdown),
+    ] {
+        let block = waived_draw(out);
+        assert!(
+            block.contains("waived until 2026-12-15: no notice or escalation due"),
+            "-f {format}:\n{block}"
+        );
+        let first = block
+            .lines()
+            .find(|l| !l.contains("over product draw"))
+            .unwrap_or_default();
+        let row = if format == "text" {
+            block.as_str()
+        } else {
+            first
+        };
+        assert!(
+            !row.contains("notify by") && !row.contains("escalate to"),
+            "-f {format} shows a due date for a waived finding:\n{row}"
+        );
+    }
+    // Header: 4 findings (2 waived); groups and summary: the 2 others.
+    assert!(text.contains("): 4 findings (2 waived)"), "{text}");
+    assert!(text.contains("\nWAIVED (2)\n"), "{text}");
+    assert!(
+        !text.contains("\nHIGH ("),
+        "the waived high finding is listed as waived:\n{text}"
+    );
+    assert!(
+        text.contains("summary: 1 critical, 1 medium (2 waived)"),
+        "{text}"
+    );
+}

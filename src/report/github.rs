@@ -12,7 +12,7 @@
 
 use std::fmt::Write;
 
-use super::{place, route_text, text::remediation_text, waiver_text, CheckReport, Status};
+use super::{place, text::remediation_text, waiver_text, CheckReport, Status};
 use crate::diag::{Diagnostic, Level};
 use crate::diff::{Change, DiffReport};
 use crate::engine::{Finding, Severity};
@@ -129,8 +129,8 @@ fn annotation(
     if let Some(w) = waiver_text(f) {
         let _ = write!(message, "\n{w}");
     }
-    if let Some(route) = &f.route {
-        let _ = write!(message, "\nroute: {}", route_text(route));
+    if let Some(route) = super::finding_route(f, false) {
+        let _ = write!(message, "\nroute: {route}");
     }
     if let Some(first) = f.remediation.first() {
         let _ = write!(message, "\nfix: {}", remediation_text(first));

@@ -10,7 +10,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::{route_text, rule_ids, text::remediation_text, waiver_text, CheckReport, FailOn};
+use super::{rule_ids, text::remediation_text, waiver_text, CheckReport, FailOn};
 use crate::diag::Diagnostic;
 use crate::diff::{Change, DiffReport};
 use crate::engine::Finding;
@@ -260,8 +260,8 @@ fn finding_text(f: &Finding, prefix: &str) -> String {
     if let Some(w) = waiver_text(f) {
         let _ = write!(out, "\n  {w}");
     }
-    if let Some(route) = &f.route {
-        let _ = write!(out, "\n  route: {}", route_text(route));
+    if let Some(route) = super::finding_route(f, false) {
+        let _ = write!(out, "\n  route: {route}");
     }
     if let Some(first) = f.remediation.first() {
         let _ = write!(out, "\n  fix: {}", remediation_text(first));

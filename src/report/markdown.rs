@@ -11,7 +11,7 @@
 
 use std::fmt::Write;
 
-use super::{place, route_text, text::remediation_text, waiver_text, CheckReport, FailOn, Status};
+use super::{place, text::remediation_text, waiver_text, CheckReport, FailOn, Status};
 use crate::diag::Diagnostic;
 use crate::diff::{Change, DiffEntry, DiffReport};
 use crate::engine::{Finding, Severity};
@@ -183,10 +183,8 @@ impl Row {
             change: String::new(),
             message: cell(&message),
             place: code(&place),
-            route: f
-                .route
-                .as_ref()
-                .map(|r| cell(&route_text(r)))
+            route: super::finding_route(f, false)
+                .map(|r| cell(&r))
                 .unwrap_or_default(),
             fix: f
                 .remediation

@@ -308,14 +308,40 @@ pub(crate) fn route_line(route: &crate::engine::Route) -> String {
 
 /// A route in one line: `queue (owner), notify by DATE`.
 fn route_text(route: &crate::engine::Route) -> String {
-    let mut out = route.queue.clone();
-    if let Some(owner) = &route.owner {
-        out.push_str(&format!(" ({owner})"));
-    }
+    let mut out = route_who(route);
     if let Some(by) = route.notify_by {
         out.push_str(&format!(", notify by {by}"));
     }
     out
+}
+
+/// `queue (owner)`.
+fn route_who(route: &crate::engine::Route) -> String {
+    match &route.owner {
+        Some(owner) => format!("{} ({owner})", route.queue),
+        None => route.queue.clone(),
+    }
+}
+
+/// A finding's route as the reports show it: `ladder` adds the escalation
+/// steps (the text reports). A waived finding owes no notice and reaches no
+/// escalation while its waiver lasts, so it shows neither date as if due,
+/// but `queue (owner); waived until DATE`.
+pub(crate) fn finding_route(f: &Finding, ladder: bool) -> Option<String> {
+    let route = f.route.as_ref()?;
+    if let Some(w) = f.waiver.as_ref().filter(|_| f.is_waived()) {
+        return Some(format!(
+            "{}; waived until {}: no notice or escalation due",
+            route_who(route),
+            w.expires
+        ));
+    }
+    Some(if ladder {
+        let line = route_line(route);
+        line.strip_prefix("route: ").unwrap_or(&line).to_string()
+    } else {
+        route_text(route)
+    })
 }
 
 /// A finding's waiver in one line: `waived: REASON (approved by …, TICKET,

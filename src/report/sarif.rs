@@ -188,7 +188,8 @@ fn result(item: &Item, rule_index: usize) -> Value {
         if let Some(owner) = &route.owner {
             properties.insert("owner".into(), json!(owner));
         }
-        if let Some(by) = route.notify_by {
+        // A waived finding owes no notice while its waiver lasts.
+        if let Some(by) = route.notify_by.filter(|_| !f.is_waived()) {
             properties.insert("notifyBy".into(), json!(by.to_string()));
         }
     }

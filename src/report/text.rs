@@ -43,23 +43,41 @@ impl Style {
 pub fn render(r: &CheckReport, style: Style) -> String {
     let mut out = String::new();
     for e in &r.evaluations {
+        // One rule for every count: a severity counts the findings not
+        // waived; waived ones are counted, and listed, on their own.
         let n = e.findings.len();
+        let waived: Vec<&Finding> = e.findings.iter().filter(|f| f.is_waived()).collect();
         let _ = writeln!(
             out,
-            "{} (snapshot `{}`, as of {}): {} finding{}",
+            "{} (snapshot `{}`, as of {}): {} finding{}{}",
             style.bold(&e.snapshot.path.display().to_string()),
             e.snapshot.meta.id,
             e.as_of,
             n,
-            if n == 1 { "" } else { "s" }
+            if n == 1 { "" } else { "s" },
+            if waived.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} waived)", waived.len())
+            }
         );
         for sev in Severity::ALL.iter().rev() {
-            let group: Vec<&Finding> = e.findings.iter().filter(|f| f.severity == *sev).collect();
+            let group: Vec<&Finding> = e
+                .findings
+                .iter()
+                .filter(|f| f.severity == *sev && !f.is_waived())
+                .collect();
             if group.is_empty() {
                 continue;
             }
             let _ = writeln!(out, "\n{} ({})", style.severity(*sev), group.len());
             for f in group {
+                finding(&mut out, f, style);
+            }
+        }
+        if !waived.is_empty() {
+            let _ = writeln!(out, "\n{} ({})", style.bold("WAIVED"), waived.len());
+            for f in waived {
                 finding(&mut out, f, style);
             }
         }
@@ -136,8 +154,8 @@ pub fn finding(out: &mut String, f: &Finding, style: Style) {
         style.dim(&location)
     );
     let _ = writeln!(out, "    {}", f.message);
-    if let Some(route) = &f.route {
-        let _ = writeln!(out, "    {}", style.dim(&super::route_line(route)));
+    if let Some(route) = super::finding_route(f, true) {
+        let _ = writeln!(out, "    {}", style.dim(&format!("route: {route}")));
     }
     for (i, option) in f.remediation.iter().enumerate() {
         let _ = writeln!(
