@@ -40,6 +40,13 @@ pub struct DiffEntry {
     pub worsened: bool,
 }
 
+/// A playbook as a diff names it: its folder and digest.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PlaybookRef {
+    pub policies: PathBuf,
+    pub policies_digest: String,
+}
+
 /// A whole diff, ready to print.
 pub struct DiffReport {
     /// What was compared, e.g. `snapshot a.yaml → b.yaml`.
@@ -52,6 +59,10 @@ pub struct DiffReport {
     pub fail_on: FailOn,
     /// The head playbook's rules, for the formats that describe them.
     pub rules: Vec<RuleInfo>,
+    /// The playbook each side was evaluated with (the same one for a data
+    /// change).
+    pub base_playbook: PlaybookRef,
+    pub head_playbook: PlaybookRef,
 }
 
 impl DiffReport {
@@ -88,6 +99,8 @@ impl DiffReport {
             errors: Vec::new(),
             fail_on,
             rules: Vec::new(),
+            base_playbook: PlaybookRef::default(),
+            head_playbook: PlaybookRef::default(),
         }
     }
 

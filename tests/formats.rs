@@ -456,3 +456,44 @@ fn a_waived_finding_shows_its_waiver_not_due_dates_and_counts_agree() {
         "{text}"
     );
 }
+
+/// Regression: a playbook diff's JSON named no playbook for either side, so
+/// base and head read as the same; each side now names its own.
+#[test]
+fn a_playbook_diff_names_each_side_with_its_own_playbook() {
+    let args = [
+        "diff",
+        "--base-policies",
+        POLICIES,
+        "-p",
+        "policies",
+        HEAD,
+        "-f",
+        "json",
+        "--fail-on",
+        "never",
+    ];
+    let doc: Value = serde_json::from_str(&run(&args, 0)).unwrap();
+    assert_eq!(doc["inputs"]["base"]["policies"], POLICIES);
+    assert_eq!(doc["inputs"]["head"]["policies"], "policies");
+    assert_ne!(
+        doc["inputs"]["base"]["policies_digest"],
+        doc["inputs"]["head"]["policies_digest"]
+    );
+    assert_eq!(
+        doc["diff"],
+        format!("policies {POLICIES} → policies (on {HEAD})")
+    );
+    let text = run(&args[..6], 1);
+    assert!(
+        text.starts_with(&format!(
+            "diff: policies {POLICIES} → policies (on {HEAD})\n"
+        )),
+        "{text}"
+    );
+    let data: Value = serde_json::from_str(&run(&diff_args("json"), 1)).unwrap();
+    assert_eq!(data["inputs"]["base"]["policies"], POLICIES);
+    assert_eq!(data["inputs"]["head"]["policies"], POLICIES);
+    assert_eq!(data["inputs"]["base"]["snapshots"][0]["path"], BASE);
+    assert_eq!(data["inputs"]["head"]["snapshots"][0]["path"], HEAD);
+}
