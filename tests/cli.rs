@@ -707,3 +707,76 @@ fn a_run_time_script_error_is_an_error_status_in_every_format() {
         );
     }
 }
+
+/// Progress is drawn only on a terminal: run as tests and CI run it, with
+/// stderr a pipe, a clean check prints nothing at all on stderr, and with
+/// `-o` exactly the one line that says what was written where.
+#[test]
+fn without_a_terminal_stderr_gets_no_progress_and_o_gets_one_summary_line() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    let out = s.run(&["check", "inv.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "", "nothing but diagnostics on stderr");
+
+    let out = s.run(&["check", "inv.yaml", "-o", "report.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        text(&out.stderr),
+        "wrote 1 finding (1 high) to report.txt: failing\n"
+    );
+    let out = s.run(&[
+        "check",
+        "inv.yaml",
+        "-o",
+        "report.json",
+        "-f",
+        "json",
+        "--fail-on",
+        "never",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stderr),
+        "wrote 1 finding (1 high) to report.json: passing\n"
+    );
+
+    // An untrusted run says so in the same line, after its diagnostics.
+    s.write(
+        "bad.yaml",
+        "trueup: 1\nsnapshot: { id: x, taken_at: 2026-13-01 }\n",
+    );
+    let out = s.run(&["check", "inv.yaml", "bad.yaml", "-o", "report.txt"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.ends_with("wrote 1 finding (1 high), 1 error to report.txt: error\n"),
+        "{err}"
+    );
+
+    let out = s.run(&["position", "inv.yaml", "-o", "pos.txt"]);
+    assert_eq!(
+        text(&out.stderr),
+        "wrote 1 position row to pos.txt: passing\n"
+    );
+}
+
+#[test]
+fn simulate_without_a_terminal_prints_no_progress_and_o_sums_up() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    s.write(
+        "s.yaml",
+        "name: n\nsnapshot: inv.yaml\nstart: 2026-11-01\nuntil: 2026-11-30\nevents:\n  - { on: 2026-11-03, install: { product: cad, count: 2, environment: prod } }\nexpect:\n  - { rule: over, subject: cad, open: true }\n",
+    );
+    let out = s.run(&["simulate", "s.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    let out = s.run(&["simulate", "s.yaml", "-o", "sim.md", "-f", "markdown"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stderr),
+        "wrote 1 scenario (1 of 1 expectation met) to sim.md: passing\n"
+    );
+}

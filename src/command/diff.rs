@@ -131,5 +131,18 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
     let text = report::render_diff(&report, args.format, args.common.output.is_none());
     // Every format ends on the run's status; the errors themselves went to stderr.
     emit(args.common.output.as_deref(), &text)?;
+    let mut what = format!(
+        "a diff of {} new, {} changed, {} resolved",
+        report.count(crate::diff::Change::New),
+        report.count(crate::diff::Change::Changed),
+        report.count(crate::diff::Change::Resolved)
+    );
+    if !report.errors.is_empty() {
+        what.push_str(&format!(
+            ", {}",
+            super::progress::count(report.errors.len(), "error")
+        ));
+    }
+    super::progress::wrote(args.common.output.as_deref(), &what, report.status());
     Ok(report.exit_code())
 }

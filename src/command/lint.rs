@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::progress::{count, wrote};
 use super::{emit, print_diagnostics, PlaybookDir};
 use crate::diag::Level;
 use crate::lint::lint;
@@ -78,6 +79,8 @@ pub fn run(args: LintArgs) -> anyhow::Result<u8> {
     };
     if let Some(text) = text {
         emit(args.output.as_deref(), &text)?;
+        let what = format!("{}, {}", count(errors, "error"), count(warnings, "warning"));
+        wrote(args.output.as_deref(), &what, status);
     }
     Ok(status.exit_code())
 }

@@ -7,6 +7,7 @@ pub mod explain;
 pub mod generate;
 pub mod lint;
 pub mod position;
+pub mod progress;
 pub mod simulate;
 pub mod test;
 
@@ -129,18 +130,24 @@ pub fn parse_fail_on(s: &str) -> Result<FailOn, String> {
     })
 }
 
-/// Loads and evaluates every snapshot, in parallel; failures become diagnostics.
+/// Loads and evaluates every snapshot, in parallel; failures become
+/// diagnostics. Progress goes to stderr when it is a terminal.
 pub fn evaluate_all(
     playbook: &Playbook,
     paths: &[PathBuf],
     as_of: Option<Date>,
     waivers: Option<&WaiverSet>,
 ) -> (Vec<Evaluation>, Vec<Diagnostic>) {
+    let what = match paths {
+        [one] => format!("evaluating {}", one.display()),
+        _ => format!("evaluating {} snapshots", paths.len()),
+    };
+    let progress = progress::Progress::new(paths.len(), &what);
     let results: Vec<Result<Evaluation, Diagnostics>> = paths
         .par_iter()
         .map(|p| {
             let snap = Arc::new(inventory::load(p)?);
-            evaluate(
+            let eval = evaluate(
                 playbook,
                 snap,
                 EvalOptions {
@@ -148,9 +155,12 @@ pub fn evaluate_all(
                     waivers,
                     opened: None,
                 },
-            )
+            );
+            progress.inc();
+            eval
         })
         .collect();
+    progress.finish();
     let mut evals = Vec::new();
     let mut errors = Vec::new();
     for r in results {

@@ -61,5 +61,15 @@ pub fn run(args: PositionArgs) -> anyhow::Result<u8> {
         Format::Json => report::position::json(&evals, &errors),
     };
     emit(args.output.as_deref(), &text)?;
-    Ok(report::Status::of(&errors, 0).exit_code())
+    let status = report::Status::of(&errors, 0);
+    let rows: usize = evals.iter().map(|e| e.positions.len()).sum();
+    let mut what = super::progress::count(rows, "position row");
+    if !errors.is_empty() {
+        what.push_str(&format!(
+            ", {}",
+            super::progress::count(errors.len(), "error")
+        ));
+    }
+    super::progress::wrote(args.output.as_deref(), &what, status);
+    Ok(status.exit_code())
 }

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::progress::{count, wrote, Progress};
 use super::{emit, parse_fail_on, print_diagnostics, Common};
 use crate::fsutil::expand;
 use crate::policy::Limits;
-use crate::report::FailOn;
+use crate::report::{FailOn, Status};
 use crate::simulate::{self, Simulation};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -64,7 +65,15 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
-    let sims: Vec<Simulation> = match simulate::simulate_all(&playbook, &paths, waivers.as_ref()) {
+    let what = match paths.as_slice() {
+        [one] => format!("simulating {}", one.display()),
+        _ => format!("simulating {} scenarios", paths.len()),
+    };
+    // The scenarios share their snapshots, so they run as one step: a spinner.
+    let progress = Progress::new(1, &what);
+    let result = simulate::simulate_all(&playbook, &paths, waivers.as_ref());
+    progress.finish();
+    let sims: Vec<Simulation> = match result {
         Ok(s) => s,
         Err(d) => {
             print_diagnostics(&d.0);
@@ -77,6 +86,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<u8> {
                     args.fail_on,
                 );
                 emit(args.output.as_deref(), &text)?;
+                let what = count(d.0.len(), "error");
+                wrote(args.output.as_deref(), &what, Status::Error);
             }
             return Ok(2);
         }
@@ -115,5 +126,21 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    Ok(if failed.is_empty() { 0 } else { 1 })
+    let status = if failed.is_empty() {
+        Status::Passing
+    } else {
+        Status::Failing
+    };
+    let expectations: usize = sims.iter().map(|s| s.expectations.len()).sum();
+    let met: usize = sims
+        .iter()
+        .map(|s| s.expectations.iter().filter(|o| o.met).count())
+        .sum();
+    let what = format!(
+        "{} ({met} of {} met)",
+        count(sims.len(), "scenario"),
+        count(expectations, "expectation")
+    );
+    wrote(args.output.as_deref(), &what, status);
+    Ok(status.exit_code())
 }

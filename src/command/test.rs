@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
+use super::progress::{count, wrote};
 use super::{emit, print_diagnostics, PlaybookDir};
 use serde_json::json;
 
@@ -108,6 +109,13 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
         Format::Junit => junit::tests(&results, &[]),
     };
     emit(args.output.as_deref(), &text)?;
+    let failed_n = results.iter().filter(|r| !r.passed()).count();
+    let what = format!(
+        "{} ({} passed, {failed_n} failed)",
+        count(results.len(), "case"),
+        results.len() - failed_n
+    );
+    wrote(args.output.as_deref(), &what, status);
     if below {
         eprintln!(
             "error: coverage {:.1}% is below --coverage-min {}",
@@ -129,6 +137,11 @@ fn untrusted(args: &TestArgs, dir: &Path, errors: &[Diagnostic]) -> anyhow::Resu
     };
     if let Some(text) = text {
         emit(args.output.as_deref(), &text)?;
+        wrote(
+            args.output.as_deref(),
+            &count(errors.len(), "error"),
+            Status::Error,
+        );
     }
     Ok(Status::Error.exit_code())
 }
