@@ -289,6 +289,19 @@ fn sarif_validates_against_the_official_schema() {
     // The shipped example with the default playbook: every rule, real data.
     let acme = run(&["check", "examples/acme.yaml", "-f", "sarif"], 1);
     assert_valid(&validator, "check examples/acme.yaml -f sarif", &acme);
+
+    // Lint diagnostics, and the untrusted runs of check and diff.
+    let lint = run(&["lint", "-p", POLICIES, "-f", "sarif"], 1);
+    assert_valid(&validator, "lint -f sarif", &lint);
+    for args in [
+        vec!["check", "-p", POLICIES, BASE, INVALID, "-f", "sarif"],
+        vec![
+            "diff", "-p", POLICIES, "--base", BASE, "--head", INVALID, "-f", "sarif",
+        ],
+    ] {
+        let out = run(&args, 2);
+        assert_valid(&validator, &args.join(" "), &out);
+    }
 }
 
 #[test]
@@ -409,39 +422,33 @@ fn a_waived_finding_shows_its_waiver_not_due_dates_and_counts_agree() {
     let text = run(&["check", "-p", POLICIES, HEAD, "-f", "text"], 1);
     let github = run(&["check", "-p", POLICIES, HEAD, "-f", "github"], 1);
     let markdown = run(&["check", "-p", POLICIES, HEAD, "-f", "markdown"], 1);
-    let waived_draw = |out: &str| -> String {
-        out.lines()
-            .skip_while(|l| {
-                !(l.contains("over product draw")
-                    || l.contains("product `draw`")
-                    || l.contains("line=7,"))
-            })
-            .take(4)
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    for (format, out) in [
-        ("text", &text),
-        ("github", &github),
-        ("markdown", &markdown),
+    // The waived `over draw` finding: its text block, its annotation, its row.
+    let text_block: String = text
+        .lines()
+        .skip_while(|l| !l.contains("over product draw"))
+        .take(4)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let annotation = github
+        .lines()
+        .find(|l| l.contains("title=over (high%2C waived)"))
+        .unwrap_or_default();
+    let row = markdown
+        .lines()
+        .find(|l| l.contains("| `over` | product `draw` |"))
+        .unwrap_or_default();
+    for (format, shown) in [
+        ("text", text_block.as_str()),
+        ("github", annotation),
+        ("markdown", row),
     ] {
-        let block = waived_draw(out);
         assert!(
-            block.contains("waived until 2026-12-15: no notice or escalation due"),
-            "-f {format}:\n{block}"
+            shown.contains("waived until 2026-12-15: no notice or escalation due"),
+            "-f {format}:\n{shown}"
         );
-        let first = block
-            .lines()
-            .find(|l| !l.contains("over product draw"))
-            .unwrap_or_default();
-        let row = if format == "text" {
-            block.as_str()
-        } else {
-            first
-        };
         assert!(
-            !row.contains("notify by") && !row.contains("escalate to"),
-            "-f {format} shows a due date for a waived finding:\n{row}"
+            !shown.contains("notify by") && !shown.contains("escalate to"),
+            "-f {format} shows a due date for a waived finding:\n{shown}"
         );
     }
     // Header: 4 findings (2 waived); groups and summary: the 2 others.

@@ -299,7 +299,12 @@ fn place(f: &Finding, snapshot: &std::path::Path) -> (String, Option<u32>) {
 /// A route with its escalation ladder, as the text reports print it:
 /// `route: queue (owner), notify by DATE; escalate to WHO on DATE...`.
 pub(crate) fn route_line(route: &crate::engine::Route) -> String {
-    let mut line = format!("route: {}", route_text(route));
+    format!("route: {}", route_ladder(route))
+}
+
+/// `queue (owner), notify by DATE; escalate to WHO on DATE...`.
+fn route_ladder(route: &crate::engine::Route) -> String {
+    let mut line = route_text(route);
     for step in &route.escalate {
         line.push_str(&format!("; escalate to {} on {}", step.to, step.on));
     }
@@ -337,8 +342,7 @@ pub(crate) fn finding_route(f: &Finding, ladder: bool) -> Option<String> {
         ));
     }
     Some(if ladder {
-        let line = route_line(route);
-        line.strip_prefix("route: ").unwrap_or(&line).to_string()
+        route_ladder(route)
     } else {
         route_text(route)
     })
