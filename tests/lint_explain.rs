@@ -256,6 +256,23 @@ fn lint_json_gives_status_and_every_diagnostic_with_its_place() {
         (Some(1), Some(1))
     );
 
+    // Text with -o goes to the file, and stderr says where.
+    let out = trueup(dir.path(), &["lint", "-o", "lint.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+    let written = std::fs::read_to_string(dir.path().join("lint.txt")).unwrap();
+    assert!(
+        written.contains("error: policies/a.rhai:1:1: rule `a` has no `TITLE`"),
+        "{written}"
+    );
+    assert!(
+        written.ends_with("policies: 2 errors, 0 warnings\n"),
+        "{written}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "wrote 2 errors, 0 warnings to lint.txt: failing\n"
+    );
+
     let broken = playbook(&[("a.rhai", BROKEN)]);
     let out = trueup(broken.path(), &["lint", "-f", "json"]);
     assert_eq!(out.status.code(), Some(2));

@@ -32,7 +32,7 @@ pub struct LintArgs {
     /// Output format
     #[arg(short, long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Write results to FILE (atomically) instead of stdout (text goes to stderr)
+    /// Write results to FILE (atomically) instead of stdout (text: stderr)
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -62,16 +62,24 @@ pub fn run(args: LintArgs) -> anyhow::Result<u8> {
         diagnostics: &diagnostics,
         status,
     };
+    let summary = format!(
+        "{}: {}, {}",
+        dir.display(),
+        count(errors, "error"),
+        count(warnings, "warning")
+    );
     let text = match args.format {
-        Format::Text => {
+        // On a terminal the text is a diagnostic like any other: stderr.
+        Format::Text if args.output.is_none() => {
             print_diagnostics(&diagnostics);
-            eprintln!(
-                "{}: {errors} error{}, {warnings} warning{}",
-                dir.display(),
-                if errors == 1 { "" } else { "s" },
-                if warnings == 1 { "" } else { "s" }
-            );
+            eprintln!("{summary}");
             None
+        }
+        Format::Text => {
+            let mut t: String = diagnostics.iter().map(|d| format!("{d}\n")).collect();
+            t.push_str(&summary);
+            t.push('\n');
+            Some(t)
         }
         Format::Json => Some(report::lint::json(&r)),
         Format::Sarif => Some(report::lint::sarif(&r)),
