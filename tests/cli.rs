@@ -780,3 +780,19 @@ fn simulate_without_a_terminal_prints_no_progress_and_o_sums_up() {
         "wrote 1 scenario (1 of 1 expectation met) to sim.md: passing\n"
     );
 }
+
+/// Regression: a missing `--base-policies` folder printed the loader's hint
+/// `pass -p DIR`, but `-p` is the other playbook.
+#[test]
+fn a_missing_base_playbook_names_its_own_flag() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    let out = s.run(&["diff", "--base-policies", "old", "inv.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("`--base-policies old`: folder not found"),
+        "{err}"
+    );
+    assert!(!err.contains("pass `-p DIR`"), "{err}");
+}

@@ -95,6 +95,10 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
             if args.snapshots.is_empty() {
                 bail!("--base-policies needs the snapshots to evaluate");
             }
+            // The loader's hint (`pass -p DIR`) names the head's flag, not this one.
+            if !old.is_dir() {
+                bail!("`--base-policies {}`: folder not found", old.display());
+            }
             let base_playbook = match Playbook::load(old, args.common.limits()) {
                 Ok(p) => p,
                 Err(d) => {
