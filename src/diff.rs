@@ -40,6 +40,13 @@ pub struct DiffEntry {
     pub worsened: bool,
 }
 
+/// A playbook as a diff names it: its folder and digest.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PlaybookRef {
+    pub policies: PathBuf,
+    pub policies_digest: String,
+}
+
 /// A whole diff, ready to print.
 pub struct DiffReport {
     /// What was compared, e.g. `snapshot a.yaml → b.yaml`.
@@ -52,6 +59,10 @@ pub struct DiffReport {
     pub fail_on: FailOn,
     /// The head playbook's rules, for the formats that describe them.
     pub rules: Vec<RuleInfo>,
+    /// The playbook each side was evaluated with (the same one for a data
+    /// change).
+    pub base_playbook: PlaybookRef,
+    pub head_playbook: PlaybookRef,
 }
 
 impl DiffReport {
@@ -88,6 +99,8 @@ impl DiffReport {
             errors: Vec::new(),
             fail_on,
             rules: Vec::new(),
+            base_playbook: PlaybookRef::default(),
+            head_playbook: PlaybookRef::default(),
         }
     }
 
@@ -105,13 +118,13 @@ impl DiffReport {
     /// 2 when the run could not be trusted, 1 when a new or worsened finding
     /// is at or above `--fail-on`, else 0.
     pub fn exit_code(&self) -> u8 {
-        if !self.errors.is_empty() {
-            2
-        } else if self.failing().next().is_some() {
-            1
-        } else {
-            0
-        }
+        self.status().exit_code()
+    }
+
+    /// Error when the run could not be trusted, failing when a new or
+    /// worsened finding fails it, else passing.
+    pub fn status(&self) -> crate::report::Status {
+        crate::report::Status::of(&self.errors, self.failing().count())
     }
 }
 

@@ -7,7 +7,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use crate::engine::{Evaluation, Finding};
+use serde_json::{json, Value as Json};
+
+use crate::engine::{Evaluation, Finding, Severity};
 use crate::policy::{Module, Playbook};
 use crate::testing::CaseResult;
 use crate::waivers::WaiverSet;
@@ -39,12 +41,7 @@ pub fn rule(playbook: &Playbook, m: &Module, results: &[CaseResult]) -> String {
         let _ = writeln!(out, "  {name} = {}", crate::engine::to_json(value));
     }
 
-    let seen: Vec<_> = results
-        .iter()
-        .flat_map(|r| r.seen.iter())
-        .filter(|s| s.rule == id)
-        .collect();
-    let severities: BTreeSet<_> = seen.iter().map(|s| s.severity).collect();
+    let severities = severities_seen(&id, results);
     let range = match (severities.first(), severities.last()) {
         (Some(lo), Some(hi)) if lo == hi => format!("{lo} (in the test cases)"),
         (Some(lo), Some(hi)) => format!("{lo} to {hi} (in the test cases)"),
@@ -53,16 +50,7 @@ pub fn rule(playbook: &Playbook, m: &Module, results: &[CaseResult]) -> String {
     let _ = writeln!(out, "\nseverity: {range}");
 
     let _ = writeln!(out, "\nrouting (as the test cases route its findings):");
-    let mut routes: BTreeSet<(String, String)> = BTreeSet::new();
-    for s in &seen {
-        let router = s
-            .router
-            .as_ref()
-            .map_or("no router (unrouted)".to_string(), |p| {
-                p.display().to_string()
-            });
-        routes.insert((router, s.queue.clone()));
-    }
+    let routes = routes_seen(&id, results);
     if routes.is_empty() {
         let routers: Vec<String> = playbook
             .routers()
@@ -104,6 +92,202 @@ pub fn rule(playbook: &Playbook, m: &Module, results: &[CaseResult]) -> String {
     }
     for r in quiet {
         let _ = writeln!(out, "  quiet  {}:{}: {}", r.file.display(), r.line, r.note);
+    }
+    out
+}
+
+/// The severities the test cases saw the rule give, lowest first.
+fn severities_seen(id: &str, results: &[CaseResult]) -> BTreeSet<Severity> {
+    results
+        .iter()
+        .flat_map(|r| r.seen.iter())
+        .filter(|s| s.rule == id)
+        .map(|s| s.severity)
+        .collect()
+}
+
+/// (router, queue) pairs the test cases saw the rule's findings take.
+fn routes_seen(id: &str, results: &[CaseResult]) -> BTreeSet<(String, String)> {
+    results
+        .iter()
+        .flat_map(|r| r.seen.iter())
+        .filter(|s| s.rule == id)
+        .map(|s| {
+            let router = s
+                .router
+                .as_ref()
+                .map_or("no router (unrouted)".to_string(), |p| {
+                    p.display().to_string()
+                });
+            (router, s.queue.clone())
+        })
+        .collect()
+}
+
+/// `explain RULE -f json`: what the text says, as one object.
+pub fn rule_json(m: &Module, results: &[CaseResult]) -> String {
+    let id = m.rule_id();
+    let thresholds: serde_json::Map<String, Json> = m
+        .constants
+        .iter()
+        .filter(|(n, _)| !DOC_CONSTANTS.contains(&n.as_str()))
+        .map(|(n, v)| (n.clone(), crate::engine::to_json(v)))
+        .collect();
+    let routes: Vec<Json> = routes_seen(&id, results)
+        .into_iter()
+        .map(|(router, queue)| json!({ "router": router, "queue": queue }))
+        .collect();
+    let case = |r: &&CaseResult| json!({ "file": r.file, "line": r.line, "note": r.note });
+    let remediation = if m.defines("remediate") {
+        json!({
+            "defined": true,
+            "doc": comment_above(&m.source, m.fn_line("remediate")),
+            "actions": quoted_after(&m.source, "action:"),
+        })
+    } else {
+        json!({ "defined": false })
+    };
+    let doc = json!({
+        "version": crate::report::json::REPORT_VERSION,
+        "trueup": env!("CARGO_PKG_VERSION"),
+        "rule": {
+            "id": id,
+            "title": m.constant_str("TITLE"),
+            "description": m.constant_str("DESCRIPTION"),
+            "policy": m.path,
+            "thresholds": thresholds,
+            "severities": severities_seen(&id, results),
+            "routes": routes,
+            "remediation": remediation,
+            "tests": {
+                "fires": results.iter().filter(|r| r.fired.contains(&id)).map(|r| case(&r)).collect::<Vec<_>>(),
+                "quiet": results.iter().filter(|r| r.absent.contains(&id)).map(|r| case(&r)).collect::<Vec<_>>(),
+            },
+        },
+    });
+    pretty(&doc)
+}
+
+/// `explain --finding ID SNAPSHOT -f json`: the finding, its rule, the
+/// position rows of its product, the routers it passed, and what each
+/// waiver that names its rule did.
+pub fn finding_json(
+    playbook: &Playbook,
+    eval: &Evaluation,
+    f: &Finding,
+    waivers: Option<&WaiverSet>,
+) -> String {
+    let snap = &eval.snapshot;
+    let positions: Vec<Json> = product_of(f)
+        .map(|product| {
+            eval.positions
+                .iter()
+                .filter(|p| snap.str(p.product) == product)
+                .map(|p| {
+                    json!({
+                        "product": product,
+                        "metric": p.metric.as_str(),
+                        "entitled": p.entitled,
+                        "consumed": p.consumed,
+                        "shortfall": p.shortfall,
+                        "surplus": p.surplus,
+                        "utilization": p.utilization,
+                        "incomplete": p.incomplete,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let passed: Vec<String> = f
+        .route
+        .as_ref()
+        .map(|r| routers_passed(playbook, r))
+        .unwrap_or_default();
+    let waivers: Json = match waivers {
+        None => Json::Null,
+        Some(set) => waiver_verdicts(set, f, eval)
+            .into_iter()
+            .map(|(w, why)| {
+                json!({
+                    "file": set.file, "line": w.line, "rule": w.rule,
+                    "subject": w.subject, "verdict": why,
+                })
+            })
+            .collect(),
+    };
+    let doc = json!({
+        "version": crate::report::json::REPORT_VERSION,
+        "trueup": env!("CARGO_PKG_VERSION"),
+        "inputs": {
+            "snapshot": { "path": snap.path, "sha256": snap.sha256, "id": snap.meta.id, "as_of": eval.as_of },
+        },
+        "finding": f,
+        "rule": {
+            "id": f.rule,
+            "title": playbook.rule(&f.rule).and_then(|m| m.constant_str("TITLE")),
+            "policy": f.policy,
+        },
+        "positions": positions,
+        "routers_passed": passed,
+        "waivers": waivers,
+    });
+    pretty(&doc)
+}
+
+fn pretty(doc: &Json) -> String {
+    let mut out = serde_json::to_string_pretty(doc).expect("json values serialize");
+    out.push('\n');
+    out
+}
+
+/// The product a finding is about: its subject, or its evidence's `product`.
+fn product_of(f: &Finding) -> Option<String> {
+    match f.subject.kind.as_str() {
+        "product" => Some(f.subject.id.clone()),
+        _ => f
+            .evidence
+            .get("product")
+            .and_then(|p| p.as_str())
+            .map(str::to_string),
+    }
+}
+
+/// The routers, in order, that returned nothing before the one that answered.
+fn routers_passed(playbook: &Playbook, r: &crate::engine::Route) -> Vec<String> {
+    playbook
+        .routers()
+        .take_while(|m| Some(&m.path) != r.router.as_ref())
+        .map(|m| m.path.display().to_string())
+        .collect()
+}
+
+/// Each waiver whose rule matches the finding's, with what it did.
+fn waiver_verdicts<'w>(
+    set: &'w WaiverSet,
+    f: &Finding,
+    eval: &Evaluation,
+) -> Vec<(&'w crate::waivers::Waiver, String)> {
+    let mut applied = false;
+    let mut out = Vec::new();
+    for w in &set.waivers {
+        let rule_ok = w.covers(&f.rule, "*") || w.rule == f.rule;
+        let subject_ok = w.covers(&f.rule, &f.subject.id);
+        let why = if !rule_ok {
+            continue;
+        } else if !subject_ok {
+            format!("rule matches, subject `{}` does not", w.subject)
+        } else if !w.active_on(eval.as_of) {
+            format!("matches, but expired on {}", w.expires)
+        } else if applied {
+            "matches, but an earlier waiver already applies".to_string()
+        } else {
+            applied = true;
+            format!(
+                "applies: {} (approved by {}, expires {})",
+                w.reason, w.approved_by, w.expires
+            )
+        };
+        out.push((w, why));
     }
     out
 }
@@ -158,15 +342,7 @@ pub fn finding(
         }
     }
 
-    let product = match f.subject.kind.as_str() {
-        "product" => Some(f.subject.id.clone()),
-        _ => f
-            .evidence
-            .get("product")
-            .and_then(|p| p.as_str())
-            .map(str::to_string),
-    };
-    if let Some(product) = product {
+    if let Some(product) = product_of(f) {
         let rows: Vec<_> = eval
             .positions
             .iter()
@@ -197,11 +373,7 @@ pub fn finding(
     let _ = writeln!(out, "\nroute:");
     match &f.route {
         Some(r) => {
-            let passed: Vec<String> = playbook
-                .routers()
-                .take_while(|m| Some(&m.path) != r.router.as_ref())
-                .map(|m| m.path.display().to_string())
-                .collect();
+            let passed = routers_passed(playbook, r);
             if !passed.is_empty() {
                 let _ = writeln!(out, "  passed (returned nothing): {}", passed.join(", "));
             }
@@ -246,27 +418,9 @@ pub fn finding(
             let _ = writeln!(out, "  no waivers file");
         }
         Some(set) => {
-            let mut any = false;
-            let mut applied = false;
-            for w in &set.waivers {
-                let rule_ok = w.covers(&f.rule, "*") || w.rule == f.rule;
-                let subject_ok = w.covers(&f.rule, &f.subject.id);
-                let why = if !rule_ok {
-                    continue;
-                } else if !subject_ok {
-                    format!("rule matches, subject `{}` does not", w.subject)
-                } else if !w.active_on(eval.as_of) {
-                    format!("matches, but expired on {}", w.expires)
-                } else if applied {
-                    "matches, but an earlier waiver already applies".to_string()
-                } else {
-                    applied = true;
-                    format!(
-                        "applies: {} (approved by {}, expires {})",
-                        w.reason, w.approved_by, w.expires
-                    )
-                };
-                any = true;
+            let verdicts = waiver_verdicts(set, f, eval);
+            let any = !verdicts.is_empty();
+            for (w, why) in verdicts {
                 let _ = writeln!(
                     out,
                     "  {}:{}: rule `{}` subject `{}`: {why}",
@@ -337,4 +491,70 @@ fn wrap(text: &str, width: usize) -> String {
         line += word.len();
     }
     out
+}
+
+/// The `n` ids nearest to `wanted`: fewest edits first, then the longest
+/// shared prefix, then by id, so the suggestion for a typo is stable.
+pub fn nearest<'a>(wanted: &str, ids: impl IntoIterator<Item = &'a str>, n: usize) -> Vec<&'a str> {
+    let mut scored: Vec<(usize, std::cmp::Reverse<usize>, &str)> = ids
+        .into_iter()
+        .map(|id| {
+            let prefix = wanted
+                .chars()
+                .zip(id.chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            (edit_distance(wanted, id), std::cmp::Reverse(prefix), id)
+        })
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.2 == b.2);
+    scored.into_iter().take(n).map(|(_, _, id)| id).collect()
+}
+
+/// Levenshtein distance, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_and_substitutions() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("overuse", "overuse"), 0);
+    }
+
+    #[test]
+    fn nearest_ids_come_first_and_ties_go_to_the_longer_prefix() {
+        let ids = [
+            "overuse:product:acme-cad",
+            "overuse:product:acme-cam",
+            "unlicensed:product:acme-cad",
+            "shelfware:product:zeta",
+        ];
+        assert_eq!(
+            nearest("overuse:product:acme-cab", ids, 2),
+            ["overuse:product:acme-cad", "overuse:product:acme-cam"]
+        );
+        assert_eq!(nearest("x", ids, 10).len(), 4);
+    }
 }

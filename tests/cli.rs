@@ -313,6 +313,39 @@ fn position_prints_a_table_and_json() {
 }
 
 #[test]
+fn position_json_has_the_same_wrapper_as_check_json() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    let pos: serde_json::Value =
+        serde_json::from_slice(&s.run(&["position", "inv.yaml", "-f", "json"]).stdout).unwrap();
+    let check: serde_json::Value =
+        serde_json::from_slice(&s.run(&["check", "inv.yaml", "-f", "json"]).stdout).unwrap();
+    assert_eq!(pos["version"], check["version"]);
+    assert_eq!(pos["trueup"], check["trueup"]);
+    assert_eq!(pos["status"], "passing");
+    let (p, c) = (
+        &pos["inputs"]["snapshots"][0],
+        &check["inputs"]["snapshots"][0],
+    );
+    for key in ["path", "sha256", "id", "as_of"] {
+        assert_eq!(p[key], c[key], "inputs.snapshots[0].{key}");
+    }
+    assert!(pos["errors"].as_array().unwrap().is_empty());
+
+    // One bad snapshot: exit 2, and the JSON says so beside what did load.
+    s.write(
+        "bad.yaml",
+        "trueup: 1\nsnapshot: { id: x, taken_at: 2026-13-01 }\n",
+    );
+    let out = s.run(&["position", "inv.yaml", "bad.yaml", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"], "error");
+    assert_eq!(doc["errors"][0]["file"], "bad.yaml");
+    assert_eq!(doc["positions"][0]["product"], "cad");
+}
+
+#[test]
 fn a_script_error_names_file_line_rule_and_shows_the_line() {
     let s = Scratch::new();
     s.write(
@@ -573,4 +606,193 @@ fn a_failing_case_shows_want_and_got_and_exits_1() {
         x.contains("<testsuites name=\"trueup\" tests=\"3\" failures=\"2\""),
         "{x}"
     );
+}
+
+#[test]
+fn test_json_gives_status_cases_and_summary() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    s.write(
+        "policies/tests/over.yaml",
+        "cases:
+  - note: fires high
+    snapshot: ../../inv.yaml
+    want:
+      - { rule: over, subject: cad, severity: high }
+  - note: wrongly wants critical
+    snapshot: ../../inv.yaml
+    want:
+      - { rule: over, subject: cad, severity: critical }
+",
+    );
+    let out = s.run(&["test", "-p", "policies", "-f", "json", "--coverage"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"], "failing");
+    assert_eq!(
+        doc["summary"],
+        serde_json::json!({ "passed": 1, "failed": 1 })
+    );
+    let cases = doc["cases"].as_array().unwrap();
+    assert_eq!(cases[0]["passed"], true);
+    assert_eq!(cases[1]["line"], 6);
+    assert!(cases[1]["failures"][0]
+        .as_str()
+        .unwrap()
+        .contains("critical"));
+    assert_eq!(doc["coverage"]["percent"], 100.0);
+
+    let only = s.run(&["test", "-f", "json", "--run", "fires"]);
+    assert_eq!(only.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&only.stdout).unwrap();
+    assert_eq!(doc["status"], "passing");
+}
+
+/// Regression: a case file that did not load (or a script that errored)
+/// left `test -f json` and `-f junit` with no report at all, or one that
+/// read as green, beside exit code 2.
+#[test]
+fn test_reports_of_an_untrusted_run_say_error() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    s.write(
+        "policies/tests/bad.yaml",
+        "cases:\n  - note: x\n    wnat: []\n",
+    );
+    let out = s.run(&["test", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"], "error");
+    assert_eq!(doc["errors"][0]["file"], "policies/tests/bad.yaml");
+    let out = s.run(&["test", "-f", "junit"]);
+    assert_eq!(out.status.code(), Some(2));
+    let x = text(&out.stdout);
+    let top = x.lines().nth(1).unwrap_or_default();
+    assert!(
+        top.contains("errors=\"") && !top.contains("errors=\"0\""),
+        "{x}"
+    );
+    assert!(
+        x.contains("<error message=\"error: policies/tests/bad.yaml:"),
+        "{x}"
+    );
+}
+
+/// A rule that errors at run time makes the check untrusted: exit 2, and no
+/// format says passing.
+#[test]
+fn a_run_time_script_error_is_an_error_status_in_every_format() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    s.write(
+        "policies/boom.rhai",
+        "const TITLE = \"b\";\nconst DESCRIPTION = \"b\";\nfn check(inv) {\n    let x = inv.products[99];\n    []\n}\n",
+    );
+    for format in ["text", "json", "sarif", "junit", "github", "markdown"] {
+        let out = s.run(&["check", "inv.yaml", "-f", format, "--fail-on", "never"]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "-f {format}: {}",
+            text(&out.stderr)
+        );
+        let t = text(&out.stdout).to_lowercase();
+        assert!(!t.contains("passing"), "-f {format}:\n{t}");
+        assert!(
+            t.contains("could not be trusted")
+                || t.contains("\"status\": \"error\"")
+                || t.contains("\"executionsuccessful\": false")
+                || t.contains("<error "),
+            "-f {format} says the run is untrusted:\n{t}"
+        );
+    }
+}
+
+/// Progress is drawn only on a terminal: run as tests and CI run it, with
+/// stderr a pipe, a clean check prints nothing at all on stderr, and with
+/// `-o` exactly the one line that says what was written where.
+#[test]
+fn without_a_terminal_stderr_gets_no_progress_and_o_gets_one_summary_line() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    let out = s.run(&["check", "inv.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "", "nothing but diagnostics on stderr");
+
+    let out = s.run(&["check", "inv.yaml", "-o", "report.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        text(&out.stderr),
+        "wrote 1 finding (1 high) to report.txt: failing\n"
+    );
+    let out = s.run(&[
+        "check",
+        "inv.yaml",
+        "-o",
+        "report.json",
+        "-f",
+        "json",
+        "--fail-on",
+        "never",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stderr),
+        "wrote 1 finding (1 high) to report.json: passing\n"
+    );
+
+    // An untrusted run says so in the same line, after its diagnostics.
+    s.write(
+        "bad.yaml",
+        "trueup: 1\nsnapshot: { id: x, taken_at: 2026-13-01 }\n",
+    );
+    let out = s.run(&["check", "inv.yaml", "bad.yaml", "-o", "report.txt"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.ends_with("wrote 1 finding (1 high), 1 error to report.txt: error\n"),
+        "{err}"
+    );
+
+    let out = s.run(&["position", "inv.yaml", "-o", "pos.txt"]);
+    assert_eq!(
+        text(&out.stderr),
+        "wrote 1 position row to pos.txt: passing\n"
+    );
+}
+
+#[test]
+fn simulate_without_a_terminal_prints_no_progress_and_o_sums_up() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    s.write(
+        "s.yaml",
+        "name: n\nsnapshot: inv.yaml\nstart: 2026-11-01\nuntil: 2026-11-30\nevents:\n  - { on: 2026-11-03, install: { product: cad, count: 2, environment: prod } }\nexpect:\n  - { rule: over, subject: cad, open: true }\n",
+    );
+    let out = s.run(&["simulate", "s.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    let out = s.run(&["simulate", "s.yaml", "-o", "sim.md", "-f", "markdown"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stderr),
+        "wrote 1 scenario (1 of 1 expectation met) to sim.md: passing\n"
+    );
+}
+
+/// Regression: a missing `--base-policies` folder printed the loader's hint
+/// `pass -p DIR`, but `-p` is the other playbook.
+#[test]
+fn a_missing_base_playbook_names_its_own_flag() {
+    let s = Scratch::new();
+    s.write("policies/over.rhai", OVER_RULE);
+    let out = s.run(&["diff", "--base-policies", "old", "inv.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("`--base-policies old`: folder not found"),
+        "{err}"
+    );
+    assert!(!err.contains("pass `-p DIR`"), "{err}");
 }

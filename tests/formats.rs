@@ -116,6 +116,100 @@ fn diff_formats_match_their_golden_files() {
     assert_goldens("diff", diff_args);
 }
 
+const INVALID: &str = "tests/golden/invalid.yaml";
+
+/// Every format of a run that exits 2, as golden files: one of two snapshots
+/// does not load, and the other has findings that would fail the run.
+/// Regression: an untrusted run used to print "passing" (or a green JUnit
+/// report, or a successful SARIF invocation) beside its exit code 2.
+#[test]
+fn untrusted_runs_never_read_as_passing_in_any_format() {
+    let mut failures = Vec::new();
+    let all = FORMATS
+        .iter()
+        .copied()
+        .chain([("json", "json"), ("text", "txt")]);
+    for (format, ext) in all {
+        let check = ["check", "-p", POLICIES, BASE, INVALID, "-f", format];
+        let diff = [
+            "diff", "-p", POLICIES, "--base", BASE, "--head", INVALID, "-f", format,
+        ];
+        for (name, args) in [("check", &check[..]), ("diff", &diff[..])] {
+            let out = run(args, 2);
+            assert!(
+                !out.to_lowercase().contains("passing"),
+                "`trueup {}` exits 2 but says passing:\n{out}",
+                args.join(" ")
+            );
+            if let Some(f) = golden(&format!("{name}-untrusted.{ext}"), &out) {
+                failures.push(f);
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n\nif the change is intended: TRUEUP_BLESS=1 cargo test --test formats, then review the diff",
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn untrusted_runs_say_so_in_each_format() {
+    let args = |format| vec!["check", "-p", POLICIES, BASE, INVALID, "-f", format];
+    let json: Value = serde_json::from_str(&run(&args("json"), 2)).unwrap();
+    assert_eq!(json["status"], "error");
+    let passing: Value = serde_json::from_str(&run(
+        &[
+            "check",
+            "-p",
+            POLICIES,
+            BASE,
+            "-f",
+            "json",
+            "--fail-on",
+            "never",
+        ],
+        0,
+    ))
+    .unwrap();
+    assert_eq!(passing["status"], "passing");
+    let failing: Value =
+        serde_json::from_str(&run(&["check", "-p", POLICIES, HEAD, "-f", "json"], 1)).unwrap();
+    assert_eq!(failing["status"], "failing");
+
+    let github = run(&args("github"), 2);
+    let last = github.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("::error ")
+            && last.contains("::trueup check: the run could not be trusted"),
+        "the last line is an error annotation: {last}"
+    );
+
+    let xml = run(&args("junit"), 2);
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let top = doc.root_element();
+    let errors = top
+        .descendants()
+        .filter(|n| n.has_tag_name("error"))
+        .count();
+    assert_eq!(errors, 1, "{xml}");
+    assert_eq!(top.attribute("errors"), Some("1"));
+    assert!(!xml.contains("<failure message=\"error:"), "{xml}");
+
+    let md = run(&args("markdown"), 2);
+    assert!(
+        md.contains("**Error**: the run could not be trusted"),
+        "{md}"
+    );
+
+    let sarif: Value = serde_json::from_str(&run(&args("sarif"), 2)).unwrap();
+    let invocation = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let region = &invocation["toolExecutionNotifications"][0]["locations"][0]["physicalLocation"];
+    assert_eq!(region["artifactLocation"]["uri"], INVALID);
+    assert_eq!(region["region"]["startLine"], 3);
+}
+
 /// The official schema, or a clear failure when `../shared` is missing.
 fn sarif_validator() -> jsonschema::Validator {
     let path = root().join("../shared/schemas/sarif-schema-2.1.0.json");
@@ -195,6 +289,19 @@ fn sarif_validates_against_the_official_schema() {
     // The shipped example with the default playbook: every rule, real data.
     let acme = run(&["check", "examples/acme.yaml", "-f", "sarif"], 1);
     assert_valid(&validator, "check examples/acme.yaml -f sarif", &acme);
+
+    // Lint diagnostics, and the untrusted runs of check and diff.
+    let lint = run(&["lint", "-p", POLICIES, "-f", "sarif"], 1);
+    assert_valid(&validator, "lint -f sarif", &lint);
+    for args in [
+        vec!["check", "-p", POLICIES, BASE, INVALID, "-f", "sarif"],
+        vec![
+            "diff", "-p", POLICIES, "--base", BASE, "--head", INVALID, "-f", "sarif",
+        ],
+    ] {
+        let out = run(&args, 2);
+        assert_valid(&validator, &args.join(" "), &out);
+    }
 }
 
 #[test]
@@ -305,4 +412,95 @@ fn github_annotations_land_on_the_line_that_installs_on_an_unlisted_device() {
         out.lines().any(|l| l.starts_with(&want)),
         "no `{want}` in:\n{out}"
     );
+}
+
+/// Regression: a waived finding showed its notice and escalation dates as
+/// if due; and the text report's header and severity groups counted waived
+/// findings that the summary line left out.
+#[test]
+fn a_waived_finding_shows_its_waiver_not_due_dates_and_counts_agree() {
+    let text = run(&["check", "-p", POLICIES, HEAD, "-f", "text"], 1);
+    let github = run(&["check", "-p", POLICIES, HEAD, "-f", "github"], 1);
+    let markdown = run(&["check", "-p", POLICIES, HEAD, "-f", "markdown"], 1);
+    // The waived `over draw` finding: its text block, its annotation, its row.
+    let text_block: String = text
+        .lines()
+        .skip_while(|l| !l.contains("over product draw"))
+        .take(4)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let annotation = github
+        .lines()
+        .find(|l| l.contains("title=over (high%2C waived)"))
+        .unwrap_or_default();
+    let row = markdown
+        .lines()
+        .find(|l| l.contains("| `over` | product `draw` |"))
+        .unwrap_or_default();
+    for (format, shown) in [
+        ("text", text_block.as_str()),
+        ("github", annotation),
+        ("markdown", row),
+    ] {
+        assert!(
+            shown.contains("waived until 2026-12-15: no notice or escalation due"),
+            "-f {format}:\n{shown}"
+        );
+        assert!(
+            !shown.contains("notify by") && !shown.contains("escalate to"),
+            "-f {format} shows a due date for a waived finding:\n{shown}"
+        );
+    }
+    // Header: 4 findings (2 waived); groups and summary: the 2 others.
+    assert!(text.contains("): 4 findings (2 waived)"), "{text}");
+    assert!(text.contains("\nWAIVED (2)\n"), "{text}");
+    assert!(
+        !text.contains("\nHIGH ("),
+        "the waived high finding is listed as waived:\n{text}"
+    );
+    assert!(
+        text.contains("summary: 1 critical, 1 medium (2 waived)"),
+        "{text}"
+    );
+}
+
+/// Regression: a playbook diff's JSON named no playbook for either side, so
+/// base and head read as the same; each side now names its own.
+#[test]
+fn a_playbook_diff_names_each_side_with_its_own_playbook() {
+    let args = [
+        "diff",
+        "--base-policies",
+        POLICIES,
+        "-p",
+        "policies",
+        HEAD,
+        "-f",
+        "json",
+        "--fail-on",
+        "never",
+    ];
+    let doc: Value = serde_json::from_str(&run(&args, 0)).unwrap();
+    assert_eq!(doc["inputs"]["base"]["policies"], POLICIES);
+    assert_eq!(doc["inputs"]["head"]["policies"], "policies");
+    assert_ne!(
+        doc["inputs"]["base"]["policies_digest"],
+        doc["inputs"]["head"]["policies_digest"]
+    );
+    assert_eq!(
+        doc["diff"],
+        format!("policies {POLICIES} → policies (on {HEAD})")
+    );
+    let text = run(&args[..6], 1);
+    assert!(
+        text.starts_with(&format!(
+            "diff: policies {POLICIES} → policies (on {HEAD})\n"
+        )),
+        "{text}"
+    );
+    let data: Value = serde_json::from_str(&run(&diff_args("json"), 1)).unwrap();
+    assert_eq!(data["inputs"]["base"]["policies"], POLICIES);
+    assert_eq!(data["inputs"]["head"]["policies"], POLICIES);
+    assert_eq!(data["inputs"]["base"]["snapshots"][0]["path"], BASE);
+    assert_eq!(data["inputs"]["head"]["snapshots"][0]["path"], HEAD);
 }

@@ -187,3 +187,204 @@ fn explain_a_finding_shows_evidence_position_route_and_waivers() {
     );
     assert_eq!(missing.status.code(), Some(2));
 }
+
+const BROKEN: &str = "fn check(inv) {\n    let x = ;\n}\n";
+const UNTITLED: &str = "fn check(inv) { [] }\n";
+
+#[test]
+fn lint_takes_the_playbook_as_p_or_as_dir_but_not_two_different_ones() {
+    let dir = playbook(&[("a.rhai", GOOD)]);
+    std::fs::create_dir_all(dir.path().join("other")).unwrap();
+    for args in [
+        &["lint", "-p", "policies"][..],
+        &["lint", "--policies", "policies"],
+        &["lint", "policies"],
+        &["lint", "./policies/", "-p", "policies"],
+        &["test", "-p", "policies"],
+        &["test", "policies", "--policies", "policies"],
+    ] {
+        let out = trueup(dir.path(), args);
+        assert_eq!(out.status.code(), Some(0), "`trueup {}`", args.join(" "));
+    }
+    for command in ["lint", "test"] {
+        let out = trueup(dir.path(), &[command, "policies", "-p", "other"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("the playbook is given twice, as `policies` and as `-p other`"),
+            "{err}"
+        );
+    }
+    // The hint a missing folder prints is true for every command that prints it.
+    let empty = tempfile::tempdir().unwrap();
+    for command in ["lint", "test", "explain"] {
+        let mut args = vec![command];
+        if command == "explain" {
+            args.push("over");
+        }
+        let out = trueup(empty.path(), &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("(pass `-p DIR`)"), "`trueup {command}`: {err}");
+        args.extend(["-p", "."]);
+        let out = trueup(empty.path(), &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("unexpected argument"),
+            "`trueup {}` takes `-p`: {err}",
+            args.join(" ")
+        );
+    }
+}
+
+#[test]
+fn lint_json_gives_status_and_every_diagnostic_with_its_place() {
+    let dir = playbook(&[("a.rhai", UNTITLED)]);
+    let out = trueup(dir.path(), &["lint", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"], "failing");
+    assert_eq!(doc["summary"]["errors"], 2);
+    let d = &doc["diagnostics"][0];
+    assert_eq!(d["file"], "policies/a.rhai");
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // Text with -o goes to the file, and stderr says where.
+    let out = trueup(dir.path(), &["lint", "-o", "lint.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+    let written = std::fs::read_to_string(dir.path().join("lint.txt")).unwrap();
+    assert!(
+        written.contains("error: policies/a.rhai:1:1: rule `a` has no `TITLE`"),
+        "{written}"
+    );
+    assert!(
+        written.ends_with("policies: 2 errors, 0 warnings\n"),
+        "{written}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "wrote 2 errors, 0 warnings to lint.txt: failing\n"
+    );
+
+    let broken = playbook(&[("a.rhai", BROKEN)]);
+    let out = trueup(broken.path(), &["lint", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"], "error");
+}
+
+#[test]
+fn lint_sarif_and_github_annotate_each_diagnostic_at_file_line_col() {
+    let dir = playbook(&[("a.rhai", BROKEN), ("b.rhai", GOOD)]);
+    let out = trueup(dir.path(), &["lint", "-f", "github"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("::error file=policies/a.rhai,line=2,col=13::syntax error")),
+        "{text}"
+    );
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with("::error title=trueup lint::trueup lint: the run could not be trusted"),
+        "{last}"
+    );
+
+    let out = trueup(dir.path(), &["lint", "-f", "sarif", "-o", "lint.sarif"]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("lint.sarif")).unwrap()).unwrap();
+    let run = &doc["runs"][0];
+    let result = &run["results"][0];
+    assert_eq!(result["ruleId"], "lint/error");
+    assert_eq!(result["level"], "error");
+    let region = &result["locations"][0]["physicalLocation"];
+    assert_eq!(region["artifactLocation"]["uri"], "policies/a.rhai");
+    assert_eq!(region["region"]["startLine"], 2);
+    assert_eq!(region["region"]["startColumn"], 13);
+    let invocation = &run["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    assert_eq!(
+        invocation["toolExecutionNotifications"][0]["locations"][0]["physicalLocation"]["region"]
+            ["startLine"],
+        2
+    );
+
+    let clean = playbook(&[("a.rhai", GOOD)]);
+    let out = trueup(clean.path(), &["lint", "-f", "sarif"]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["runs"][0]["invocations"][0]["executionSuccessful"],
+        true
+    );
+    assert_eq!(doc["runs"][0]["results"], serde_json::json!([]));
+}
+
+/// Regression: an unknown `--finding` id printed every id of the snapshot,
+/// which on a real estate buries the one that was meant.
+#[test]
+fn an_unknown_finding_suggests_the_nearest_ids_only() {
+    let out = trueup(
+        &root(),
+        &[
+            "explain",
+            "--finding",
+            "overuse:product:nw-cat",
+            "examples/acme.yaml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no finding `overuse:product:nw-cat` in `examples/acme.yaml`; nearest of its 20: `overuse:product:nw-cad`, "),
+        "{err}"
+    );
+    let named = err.matches(":product:").count();
+    assert!(
+        (2..=5).contains(&(named - 1)),
+        "a handful of suggestions, not all 20: {err}"
+    );
+    assert!(!err.contains("shelfware"), "{err}");
+}
+
+#[test]
+fn explain_json_for_a_rule_and_for_a_finding() {
+    let out = trueup(&root(), &["explain", "install-spike", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rule = &doc["rule"];
+    assert_eq!(rule["id"], "install-spike");
+    assert_eq!(rule["policy"], "policies/install-spike.rhai");
+    assert!(rule["thresholds"]
+        .as_object()
+        .is_some_and(|t| !t.is_empty()));
+    assert!(!rule["tests"]["fires"].as_array().unwrap().is_empty());
+    assert_eq!(rule["remediation"]["defined"], true);
+
+    let out = trueup(
+        &root(),
+        &[
+            "explain",
+            "--finding",
+            "overuse:product:nw-cad",
+            "examples/acme.yaml",
+            "-f",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["finding"]["id"], "overuse:product:nw-cad");
+    assert_eq!(doc["inputs"]["snapshot"]["path"], "examples/acme.yaml");
+    assert_eq!(doc["positions"][0]["metric"], "device");
+    assert_eq!(doc["positions"][0]["shortfall"], 12);
+    assert_eq!(doc["finding"]["route"]["queue"], "sam-team");
+}

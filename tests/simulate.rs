@@ -741,3 +741,91 @@ fn markdown_and_output_file() {
         std::fs::read(cases().join("small.yaml")).unwrap()
     );
 }
+
+/// `--fail-on` reads as on `check`: `never` fails nothing, a severity fails
+/// only unmet expectations about findings at or above it (the `severity:`
+/// they want, else the highest their finding reached); one whose finding
+/// never existed and wants no severity is unrated and always fails.
+#[test]
+fn fail_on_sets_which_unmet_expectations_fail_the_run() {
+    let s = Scratch::new();
+    s.write(
+        "s.yaml",
+        &scenario(
+            "  - { on: 2026-03-03, install: { product: cad, count: 3, environment: prod } }\n",
+            concat!(
+                // `over cad` reaches medium; this wants the wrong date.
+                "  - { rule: over, subject: cad, opened: 2026-03-04 }\n",
+                "  - { rule: bare, subject: viewer }\n",
+            ),
+        ),
+    );
+    let default = s.run(&["simulate", "s.yaml"]);
+    assert_eq!(default.code, Some(1), "{}", default.describe());
+    assert!(
+        default.stdout.contains("  FAIL  line 8: over cad"),
+        "{}",
+        default.stdout
+    );
+    assert!(
+        default
+            .stdout
+            .contains("expectations: 0 of 2 met; 2 fail the run (--fail-on info): failing"),
+        "{}",
+        default.stdout
+    );
+
+    let never = s.run(&["simulate", "s.yaml", "--fail-on", "never"]);
+    assert_eq!(never.code, Some(0), "{}", never.describe());
+    assert!(
+        never.stdout.contains("  miss  line 8: over cad"),
+        "{}",
+        never.stdout
+    );
+    assert!(
+        never.stdout.contains("  miss  line 9: bare viewer"),
+        "{}",
+        never.stdout
+    );
+    assert!(never
+        .stdout
+        .contains("0 fail the run (--fail-on never): passing"));
+
+    let high = s.run(&["simulate", "s.yaml", "--fail-on", "high", "-f", "json"]);
+    assert_eq!(high.code, Some(1), "the unrated expectation still fails");
+    let doc: Value = serde_json::from_str(&high.stdout).unwrap();
+    assert_eq!(doc["status"], "failing");
+    assert_eq!(doc["summary"]["failing"], 1);
+    let e = &doc["scenarios"][0]["expectations"];
+    assert_eq!(
+        (e[0]["severity"].as_str(), e[0]["fails"].as_bool()),
+        (Some("medium"), Some(false))
+    );
+    assert_eq!(e[1]["fails"], true);
+    assert!(
+        !high.stderr.contains("s.yaml:8:"),
+        "only failing expectations are errors: {}",
+        high.stderr
+    );
+
+    // Only the medium one left: below `high`, the run passes.
+    s.write(
+        "s.yaml",
+        &scenario(
+            "  - { on: 2026-03-03, install: { product: cad, count: 3, environment: prod } }\n",
+            "  - { rule: over, subject: cad, opened: 2026-03-04 }\n",
+        ),
+    );
+    let high = s.run(&["simulate", "s.yaml", "--fail-on", "high", "-f", "markdown"]);
+    assert_eq!(high.code, Some(0), "{}", high.describe());
+    assert!(
+        high.stdout.contains("not failing (below `--fail-on`)"),
+        "{}",
+        high.stdout
+    );
+    assert!(
+        high.stdout.contains("(--fail-on high): passing**"),
+        "{}",
+        high.stdout
+    );
+}

@@ -46,9 +46,38 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         rules: report::RuleInfo::of(&playbook),
     };
     let text = report::render_check(&report, args.format, args.common.output.is_none());
-    // Text output with errors prints only the errors; the other formats carry them.
-    if !matches!(args.format, Format::Text) || report.errors.is_empty() {
-        emit(args.common.output.as_deref(), &text)?;
-    }
+    // Every format ends on the run's status; the errors themselves went to stderr.
+    emit(args.common.output.as_deref(), &text)?;
+    super::progress::wrote(
+        args.common.output.as_deref(),
+        &findings_summary(&report),
+        report.status(),
+    );
     Ok(report.exit_code())
+}
+
+/// `20 findings (2 critical, 5 high, 3 waived)`: the counts of the summary
+/// line, by the same rule.
+fn findings_summary(r: &CheckReport) -> String {
+    let counts = r.counts();
+    let mut parts: Vec<String> = crate::engine::Severity::ALL
+        .iter()
+        .rev()
+        .filter(|s| counts[**s as usize] > 0)
+        .map(|s| format!("{} {s}", counts[*s as usize]))
+        .collect();
+    if r.waived() > 0 {
+        parts.push(format!("{} waived", r.waived()));
+    }
+    let mut out = super::progress::count(r.findings().count(), "finding");
+    if !parts.is_empty() {
+        out.push_str(&format!(" ({})", parts.join(", ")));
+    }
+    if !r.errors.is_empty() {
+        out.push_str(&format!(
+            ", {}",
+            super::progress::count(r.errors.len(), "error")
+        ));
+    }
+    out
 }

@@ -6,7 +6,7 @@ use anyhow::bail;
 use clap::Args;
 
 use super::{emit, evaluate_all, parse_fail_on, print_diagnostics, Common, Format};
-use crate::diff::DiffReport;
+use crate::diff::{DiffReport, PlaybookRef};
 use crate::fsutil::expand;
 use crate::policy::Playbook;
 use crate::report::{self, FailOn};
@@ -56,6 +56,11 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
         }
     };
     let as_of = args.common.as_of;
+    let head_ref = PlaybookRef {
+        policies: args.common.policies.clone(),
+        policies_digest: head_playbook.digest.clone(),
+    };
+    let mut base_ref = head_ref.clone();
     let (title, (base, mut errors), (head, head_errors)) = match (
         &args.base,
         &args.head,
@@ -66,7 +71,12 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
                 bail!("give snapshots either as --base/--head or as arguments with --base-policies, not both");
             }
             (
-                format!("snapshot {} → {}", b.display(), h.display()),
+                format!(
+                    "snapshot {} → {} (policies {})",
+                    b.display(),
+                    h.display(),
+                    args.common.policies.display()
+                ),
                 evaluate_all(
                     &head_playbook,
                     std::slice::from_ref(b),
@@ -85,6 +95,10 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
             if args.snapshots.is_empty() {
                 bail!("--base-policies needs the snapshots to evaluate");
             }
+            // The loader's hint (`pass -p DIR`) names the head's flag, not this one.
+            if !old.is_dir() {
+                bail!("`--base-policies {}`: folder not found", old.display());
+            }
             let base_playbook = match Playbook::load(old, args.common.limits()) {
                 Ok(p) => p,
                 Err(d) => {
@@ -93,11 +107,17 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
                 }
             };
             let paths = expand(&args.snapshots)?;
+            base_ref = PlaybookRef {
+                policies: old.clone(),
+                policies_digest: base_playbook.digest.clone(),
+            };
+            let on: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             (
                 format!(
-                    "policies {} → {}",
+                    "policies {} → {} (on {})",
                     old.display(),
-                    args.common.policies.display()
+                    args.common.policies.display(),
+                    on.join(", ")
                 ),
                 evaluate_all(&base_playbook, &paths, as_of, waivers.as_ref()),
                 evaluate_all(&head_playbook, &paths, as_of, waivers.as_ref()),
@@ -111,9 +131,23 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
     let mut report = DiffReport::new(title, base, head, args.fail_on);
     report.errors = errors;
     report.rules = report::RuleInfo::of(&head_playbook);
+    report.base_playbook = base_ref;
+    report.head_playbook = head_ref;
     let text = report::render_diff(&report, args.format, args.common.output.is_none());
-    if !matches!(args.format, Format::Text) || report.errors.is_empty() {
-        emit(args.common.output.as_deref(), &text)?;
+    // Every format ends on the run's status; the errors themselves went to stderr.
+    emit(args.common.output.as_deref(), &text)?;
+    let mut what = format!(
+        "a diff of {} new, {} changed, {} resolved",
+        report.count(crate::diff::Change::New),
+        report.count(crate::diff::Change::Changed),
+        report.count(crate::diff::Change::Resolved)
+    );
+    if !report.errors.is_empty() {
+        what.push_str(&format!(
+            ", {}",
+            super::progress::count(report.errors.len(), "error")
+        ));
     }
+    super::progress::wrote(args.common.output.as_deref(), &what, report.status());
     Ok(report.exit_code())
 }

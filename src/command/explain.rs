@@ -3,12 +3,21 @@
 use std::sync::Arc;
 
 use anyhow::bail;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::{emit, print_diagnostics, Common};
 use crate::engine::{evaluate, EvalOptions};
 use crate::explain;
 use crate::testing;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// How many near ids an unknown `--finding` suggests.
+const SUGGESTIONS: usize = 5;
 
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
@@ -20,6 +29,9 @@ pub struct ExplainArgs {
     pub finding: Option<String>,
     #[command(flatten)]
     pub common: Common,
+    /// Output format
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 pub fn run(args: ExplainArgs) -> anyhow::Result<u8> {
@@ -59,17 +71,24 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<u8> {
             }
         };
         let Some(f) = eval.findings.iter().find(|f| &f.id == id) else {
-            let ids: Vec<&str> = eval.findings.iter().map(|f| f.id.as_str()).collect();
+            if eval.findings.is_empty() {
+                bail!("no finding `{id}` in `{}`: it has none", path.display());
+            }
+            let near =
+                explain::nearest(id, eval.findings.iter().map(|f| f.id.as_str()), SUGGESTIONS);
             bail!(
-                "no finding `{id}` in `{}`; it has: {}",
+                "no finding `{id}` in `{}`; nearest of its {}: {} (`trueup check {}` lists them all)",
                 path.display(),
-                ids.join(", ")
+                eval.findings.len(),
+                near.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+                path.display(),
             );
         };
-        emit(
-            args.common.output.as_deref(),
-            &explain::finding(&playbook, &eval, f, waivers.as_ref()),
-        )?;
+        let text = match args.format {
+            Format::Text => explain::finding(&playbook, &eval, f, waivers.as_ref()),
+            Format::Json => explain::finding_json(&playbook, &eval, f, waivers.as_ref()),
+        };
+        emit(args.common.output.as_deref(), &text)?;
         return Ok(0);
     }
     let rule = args.target.as_str();
@@ -98,9 +117,10 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
-    emit(
-        args.common.output.as_deref(),
-        &explain::rule(&playbook, module, &results),
-    )?;
+    let text = match args.format {
+        Format::Text => explain::rule(&playbook, module, &results),
+        Format::Json => explain::rule_json(module, &results),
+    };
+    emit(args.common.output.as_deref(), &text)?;
     Ok(0)
 }

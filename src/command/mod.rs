@@ -7,6 +7,7 @@ pub mod explain;
 pub mod generate;
 pub mod lint;
 pub mod position;
+pub mod progress;
 pub mod simulate;
 pub mod test;
 
@@ -83,6 +84,42 @@ impl Common {
     }
 }
 
+/// Where a command that takes the playbook folder both as `-p DIR` and as
+/// a positional `DIR` finds it: either one (they are synonyms), else
+/// `policies`; both, naming different folders, is an error.
+#[derive(Args, Debug, Clone)]
+pub struct PlaybookDir {
+    /// The playbook folder (default `policies`); the same as `-p DIR`
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The playbook folder (default `policies`)
+    #[arg(short, long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+}
+
+impl PlaybookDir {
+    pub fn resolve(&self) -> Result<PathBuf> {
+        match (&self.dir, &self.policies) {
+            (Some(d), Some(p)) if !same_folder(d, p) => anyhow::bail!(
+                "the playbook is given twice, as `{}` and as `-p {}`; give one",
+                d.display(),
+                p.display()
+            ),
+            (Some(d), _) => Ok(d.clone()),
+            (None, Some(p)) => Ok(p.clone()),
+            (None, None) => Ok(PathBuf::from("policies")),
+        }
+    }
+}
+
+/// Whether two paths name one folder (`policies` and `./policies/` do).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a.components().eq(b.components()),
+    }
+}
+
 pub fn parse_date(s: &str) -> Result<Date, String> {
     Date::parse(s).ok_or_else(|| format!("`{s}` is not a date (YYYY-MM-DD)"))
 }
@@ -93,18 +130,24 @@ pub fn parse_fail_on(s: &str) -> Result<FailOn, String> {
     })
 }
 
-/// Loads and evaluates every snapshot, in parallel; failures become diagnostics.
+/// Loads and evaluates every snapshot, in parallel; failures become
+/// diagnostics. Progress goes to stderr when it is a terminal.
 pub fn evaluate_all(
     playbook: &Playbook,
     paths: &[PathBuf],
     as_of: Option<Date>,
     waivers: Option<&WaiverSet>,
 ) -> (Vec<Evaluation>, Vec<Diagnostic>) {
+    let what = match paths {
+        [one] => format!("evaluating {}", one.display()),
+        _ => format!("evaluating {} snapshots", paths.len()),
+    };
+    let progress = progress::Progress::new(paths.len(), &what);
     let results: Vec<Result<Evaluation, Diagnostics>> = paths
         .par_iter()
         .map(|p| {
             let snap = Arc::new(inventory::load(p)?);
-            evaluate(
+            let eval = evaluate(
                 playbook,
                 snap,
                 EvalOptions {
@@ -112,9 +155,12 @@ pub fn evaluate_all(
                     waivers,
                     opened: None,
                 },
-            )
+            );
+            progress.inc();
+            eval
         })
         .collect();
+    progress.finish();
     let mut evals = Vec::new();
     let mut errors = Vec::new();
     for r in results {

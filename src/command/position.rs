@@ -36,8 +36,10 @@ pub struct PositionArgs {
 pub fn run(args: PositionArgs) -> anyhow::Result<u8> {
     let paths = expand(&args.snapshots)?;
     let (snaps, errors) = load_all(&paths);
-    if !errors.is_empty() {
-        print_diagnostics(&errors);
+    print_diagnostics(&errors);
+    // A table of what did load would read as the whole position; JSON says
+    // `status: error` beside it.
+    if !errors.is_empty() && !matches!(args.format, Format::Json) {
         return Ok(2);
     }
     let evals: Vec<Evaluation> = snaps
@@ -56,8 +58,18 @@ pub fn run(args: PositionArgs) -> anyhow::Result<u8> {
         .collect();
     let text = match args.format {
         Format::Text => report::position::table(&evals),
-        Format::Json => report::position::json(&evals),
+        Format::Json => report::position::json(&evals, &errors),
     };
     emit(args.output.as_deref(), &text)?;
-    Ok(0)
+    let status = report::Status::of(&errors, 0);
+    let rows: usize = evals.iter().map(|e| e.positions.len()).sum();
+    let mut what = super::progress::count(rows, "position row");
+    if !errors.is_empty() {
+        what.push_str(&format!(
+            ", {}",
+            super::progress::count(errors.len(), "error")
+        ));
+    }
+    super::progress::wrote(args.output.as_deref(), &what, status);
+    Ok(status.exit_code())
 }

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::{emit, print_diagnostics, Common};
+use super::progress::{count, wrote, Progress};
+use super::{emit, parse_fail_on, print_diagnostics, Common};
 use crate::fsutil::expand;
 use crate::policy::Limits;
+use crate::report::{FailOn, Status};
 use crate::simulate::{self, Simulation};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -37,10 +39,15 @@ pub struct SimulateArgs {
     /// Stop a script after this many operations
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_operations)]
     pub max_operations: u64,
+    /// Fail (exit 1) on unmet expectations about findings at or above this
+    /// severity, or `never`; the default `info` fails on every unmet one
+    #[arg(long, value_name = "SEVERITY", default_value = "info", value_parser = parse_fail_on)]
+    pub fail_on: FailOn,
 }
 
-/// Exit 0 when every expectation is met (or there are none), 1 when one is
-/// not, 2 when a scenario, snapshot, waiver or script is broken.
+/// Exit 0 when no unmet expectation is at or above `--fail-on` (or there
+/// are none), 1 when one is, 2 when a scenario, snapshot, waiver or script
+/// is broken. Findings themselves never fail a simulation: it is a dry run.
 pub fn run(args: SimulateArgs) -> anyhow::Result<u8> {
     let paths = expand(&args.scenarios)?;
     // The dates come from each scenario, so `--as-of` has no place here.
@@ -58,29 +65,59 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
-    let sims: Vec<Simulation> = match simulate::simulate_all(&playbook, &paths, waivers.as_ref()) {
+    let what = match paths.as_slice() {
+        [one] => format!("simulating {}", one.display()),
+        _ => format!("simulating {} scenarios", paths.len()),
+    };
+    // The scenarios share their snapshots, so they run as one step: a spinner.
+    let progress = Progress::new(1, &what);
+    let result = simulate::simulate_all(&playbook, &paths, waivers.as_ref());
+    progress.finish();
+    let sims: Vec<Simulation> = match result {
         Ok(s) => s,
         Err(d) => {
             print_diagnostics(&d.0);
             if args.format == Format::Json {
+                let total = d.0.len();
                 let errors = crate::diag::capped(d.0);
-                let text = simulate::json::render(&[], &args.policies, &playbook.digest, &errors);
+                let text = simulate::json::render(
+                    &[],
+                    &args.policies,
+                    &playbook.digest,
+                    &errors,
+                    args.fail_on,
+                );
                 emit(args.output.as_deref(), &text)?;
+                let what = count(total, "error");
+                wrote(args.output.as_deref(), &what, Status::Error);
             }
             return Ok(2);
         }
     };
     let text = match args.format {
-        Format::Text => simulate::text::render(&sims),
-        Format::Json => simulate::json::render(&sims, &args.policies, &playbook.digest, &[]),
-        Format::Markdown => simulate::markdown::render(&sims),
+        Format::Text => simulate::text::render(&sims, args.fail_on),
+        Format::Json => {
+            simulate::json::render(&sims, &args.policies, &playbook.digest, &[], args.fail_on)
+        }
+        Format::Markdown => simulate::markdown::render(&sims, args.fail_on),
     };
     emit(args.output.as_deref(), &text)?;
-    let failed: Vec<&Simulation> = sims.iter().filter(|s| !s.passed()).collect();
+    let failed: Vec<&Simulation> = sims
+        .iter()
+        .filter(|s| {
+            s.expectations
+                .iter()
+                .any(|o| args.fail_on.fails_expectation(o))
+        })
+        .collect();
     // The text report on stdout already shows want against got.
     if args.format != Format::Text || args.output.is_some() {
         for sim in &failed {
-            for o in sim.expectations.iter().filter(|o| !o.met) {
+            for o in sim
+                .expectations
+                .iter()
+                .filter(|o| args.fail_on.fails_expectation(o))
+            {
                 eprintln!(
                     "error: {}:{}: scenario `{}`: expectation not met\n{}",
                     sim.file.display(),
@@ -91,5 +128,21 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    Ok(if failed.is_empty() { 0 } else { 1 })
+    let status = if failed.is_empty() {
+        Status::Passing
+    } else {
+        Status::Failing
+    };
+    let expectations: usize = sims.iter().map(|s| s.expectations.len()).sum();
+    let met: usize = sims
+        .iter()
+        .map(|s| s.expectations.iter().filter(|o| o.met).count())
+        .sum();
+    let what = format!(
+        "{} ({met} of {} met)",
+        count(sims.len(), "scenario"),
+        count(expectations, "expectation")
+    );
+    wrote(args.output.as_deref(), &what, status);
+    Ok(status.exit_code())
 }

@@ -1,27 +1,32 @@
 //! `trueup test`: run the playbook's own cases, with coverage.
 
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use super::{emit, print_diagnostics};
-use crate::diag::Diagnostics;
+use super::progress::{count, wrote};
+use super::{emit, print_diagnostics, PlaybookDir};
+use serde_json::json;
+
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::policy::{Limits, Playbook};
-use crate::report::junit;
+use crate::report::{junit, Status};
 use crate::testing::{self, CaseResult};
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
+    Json,
     Junit,
 }
 
 #[derive(Args, Debug)]
 pub struct TestArgs {
-    /// The playbook folder; cases are read from its `tests/` folder, scenarios from `../scenarios/`
-    #[arg(value_name = "DIR", default_value = "policies")]
-    pub dir: PathBuf,
+    /// The playbook folder (`-p DIR` or `DIR`): cases are read from its
+    /// `tests/` folder, scenarios from `../scenarios/`
+    #[command(flatten)]
+    pub playbook: PlaybookDir,
     /// Run only cases whose file, line or note contains PATTERN
     #[arg(long, value_name = "PATTERN")]
     pub run: Option<String>,
@@ -47,12 +52,10 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
         max_operations: args.max_operations,
         ..Limits::default()
     };
-    let playbook = match Playbook::load(&args.dir, limits) {
+    let dir = args.playbook.resolve()?;
+    let playbook = match Playbook::load(&dir, limits) {
         Ok(p) => p,
-        Err(d) => {
-            print_diagnostics(&d.0);
-            return Ok(2);
-        }
+        Err(d) => return untrusted(&args, &dir, &d.0),
     };
     if let Err(d) = playbook.require_rules() {
         print_diagnostics(&[d]);
@@ -60,7 +63,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
     }
     let mut cases = Vec::new();
     let mut errors = Diagnostics::default();
-    for file in testing::case_files(&args.dir.join("tests")) {
+    for file in testing::case_files(&dir.join("tests")) {
         match testing::load_cases(&file) {
             Ok(c) => cases.extend(c),
             Err(d) => errors.0.extend(d.0),
@@ -68,26 +71,19 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
     }
     errors.0.extend(testing::check_rules(&playbook, &cases).0);
     if errors.has_errors() {
-        print_diagnostics(&errors.0);
-        return Ok(2);
+        return untrusted(&args, &dir, &errors.0);
     }
     if let Some(p) = &args.run {
         cases.retain(|c| c.name().contains(p.as_str()));
     }
     let mut results = match testing::run(&playbook, &cases) {
         Ok(r) => r,
-        Err(d) => {
-            print_diagnostics(&d.0);
-            return Ok(2);
-        }
+        Err(d) => return untrusted(&args, &dir, &d.0),
     };
     // Scenarios beside the playbook (`../scenarios/*.yaml`): each expectation is a case.
-    match crate::simulate::test_cases(&playbook, &args.dir, args.run.as_deref()) {
+    match crate::simulate::test_cases(&playbook, &dir, args.run.as_deref()) {
         Ok(r) => results.extend(r),
-        Err(d) => {
-            print_diagnostics(&d.0);
-            return Ok(2);
-        }
+        Err(d) => return untrusted(&args, &dir, &d.0),
     }
     // Zero cases would pass without testing anything.
     if results.is_empty() {
@@ -104,6 +100,15 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
     }
     let coverage = Coverage::of(&playbook, &results);
     let want_coverage = args.coverage || args.coverage_min.is_some();
+    let failed = results.iter().any(|r| !r.passed());
+    let below = args
+        .coverage_min
+        .is_some_and(|min| coverage.percent() < min);
+    let status = if failed || below {
+        Status::Failing
+    } else {
+        Status::Passing
+    };
     let text = match args.format {
         Format::Text => {
             let mut t = text(&results);
@@ -112,13 +117,23 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
             }
             t
         }
-        Format::Junit => junit::tests(&results),
+        Format::Json => json(
+            &dir,
+            status,
+            &results,
+            want_coverage.then_some(&coverage),
+            &[],
+        ),
+        Format::Junit => junit::tests(&results, &[]),
     };
     emit(args.output.as_deref(), &text)?;
-    let failed = results.iter().any(|r| !r.passed());
-    let below = args
-        .coverage_min
-        .is_some_and(|min| coverage.percent() < min);
+    let failed_n = results.iter().filter(|r| !r.passed()).count();
+    let what = format!(
+        "{} ({} passed, {failed_n} failed)",
+        count(results.len(), "case"),
+        results.len() - failed_n
+    );
+    wrote(args.output.as_deref(), &what, status);
     if below {
         eprintln!(
             "error: coverage {:.1}% is below --coverage-min {}",
@@ -126,7 +141,72 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
             args.coverage_min.unwrap_or_default()
         );
     }
-    Ok(if failed || below { 1 } else { 0 })
+    Ok(status.exit_code())
+}
+
+/// A run that could not get to its cases' verdicts: the errors on stderr,
+/// and in JSON and JUnit a report that says so; exit 2.
+fn untrusted(args: &TestArgs, dir: &Path, errors: &[Diagnostic]) -> anyhow::Result<u8> {
+    print_diagnostics(errors);
+    let text = match args.format {
+        Format::Text => None,
+        Format::Json => Some(json(dir, Status::Error, &[], None, errors)),
+        Format::Junit => Some(junit::tests(&[], errors)),
+    };
+    if let Some(text) = text {
+        emit(args.output.as_deref(), &text)?;
+        wrote(
+            args.output.as_deref(),
+            &count(errors.len(), "error"),
+            Status::Error,
+        );
+    }
+    Ok(Status::Error.exit_code())
+}
+
+/// `trueup test -f json`: status, each case with its failures, the summary,
+/// coverage when asked for, and errors.
+fn json(
+    dir: &Path,
+    status: Status,
+    results: &[CaseResult],
+    coverage: Option<&Coverage>,
+    errors: &[Diagnostic],
+) -> String {
+    let cases: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            json!({
+                "file": r.file,
+                "line": r.line,
+                "note": r.note,
+                "passed": r.passed(),
+                "failures": r.failures,
+                "fired": r.fired,
+            })
+        })
+        .collect();
+    let failed = results.iter().filter(|r| !r.passed()).count();
+    let mut doc = json!({
+        "version": crate::report::json::REPORT_VERSION,
+        "trueup": env!("CARGO_PKG_VERSION"),
+        "status": status,
+        "inputs": { "policies": dir },
+        "cases": cases,
+        "summary": { "passed": results.len() - failed, "failed": failed },
+        "errors": errors,
+    });
+    if let Some(c) = coverage {
+        let items: Vec<serde_json::Value> = c
+            .items
+            .iter()
+            .map(|(kind, name, n)| json!({ "kind": kind, "name": name, "cases": n }))
+            .collect();
+        doc["coverage"] = json!({ "percent": c.percent(), "items": items });
+    }
+    let mut out = serde_json::to_string_pretty(&doc).expect("json values serialize");
+    out.push('\n');
+    out
 }
 
 fn text(results: &[CaseResult]) -> String {

@@ -30,14 +30,13 @@ pub fn text(r: &DiffReport, style: Style) -> String {
             }
         }
     }
-    let failing = r.failing().count();
-    let verdict = match r.fail_on {
-        super::FailOn::Never => "--fail-on never".to_string(),
-        super::FailOn::Severity(s) if failing > 0 => {
-            format!("{failing} new or worsened at or above {s}: failing")
-        }
-        super::FailOn::Severity(s) => format!("nothing new or worsened at or above {s}: passing"),
-    };
+    let verdict = super::verdict(
+        r.status(),
+        r.errors.len(),
+        r.fail_on,
+        r.failing().count(),
+        "new or worsened ",
+    );
     let _ = writeln!(
         out,
         "\nsummary: {} new, {} changed, {} resolved; {verdict}",
@@ -49,17 +48,26 @@ pub fn text(r: &DiffReport, style: Style) -> String {
 }
 
 pub fn json(r: &DiffReport) -> String {
-    let side = |evals: &[crate::engine::Evaluation]| -> Vec<serde_json::Value> {
-        evals
+    let side = |evals: &[crate::engine::Evaluation], playbook: &crate::diff::PlaybookRef| {
+        let snapshots: Vec<serde_json::Value> = evals
             .iter()
             .map(|e| json!({ "path": e.snapshot.path, "sha256": e.snapshot.sha256, "id": e.snapshot.meta.id, "as_of": e.as_of }))
-            .collect()
+            .collect();
+        json!({
+            "policies": playbook.policies,
+            "policies_digest": playbook.policies_digest,
+            "snapshots": snapshots,
+        })
     };
     let doc = json!({
         "version": super::json::REPORT_VERSION,
         "trueup": env!("CARGO_PKG_VERSION"),
+        "status": r.status(),
         "diff": r.title,
-        "inputs": { "base": side(&r.base), "head": side(&r.head) },
+        "inputs": {
+            "base": side(&r.base, &r.base_playbook),
+            "head": side(&r.head, &r.head_playbook),
+        },
         "entries": r.entries,
         "summary": {
             "new": r.count(Change::New),

@@ -12,7 +12,7 @@
 
 use std::fmt::Write;
 
-use super::{place, route_text, text::remediation_text, waiver_text, CheckReport, FailOn};
+use super::{place, text::remediation_text, waiver_text, CheckReport, Status};
 use crate::diag::{Diagnostic, Level};
 use crate::diff::{Change, DiffReport};
 use crate::engine::{Finding, Severity};
@@ -45,11 +45,13 @@ pub fn check(r: &CheckReport) -> String {
     if r.waived() > 0 {
         summary.push(format!("{} waived", r.waived()));
     }
-    let _ = writeln!(
-        out,
-        "trueup check: {}; {}",
-        summary.join(", "),
-        verdict(r.fail_on, r.failing(), "")
+    let verdict = super::verdict(r.status(), r.errors.len(), r.fail_on, r.failing(), "");
+    summary_line(
+        &mut out,
+        r.status(),
+        "trueup check",
+        &summary.join(", "),
+        &verdict,
     );
     out
 }
@@ -65,23 +67,41 @@ pub fn diff(r: &DiffReport) -> String {
         annotation(&mut out, &e.finding, &e.snapshot, label, &e.changes);
     }
     errors(&mut out, &r.errors);
-    let _ = writeln!(
-        out,
-        "trueup diff: {}: {} new, {} changed, {} resolved; {}",
+    let verdict = super::verdict(
+        r.status(),
+        r.errors.len(),
+        r.fail_on,
+        r.failing().count(),
+        "new or worsened ",
+    );
+    let counts = format!(
+        "{}: {} new, {} changed, {} resolved",
         r.title,
         r.count(Change::New),
         r.count(Change::Changed),
         r.count(Change::Resolved),
-        verdict(r.fail_on, r.failing().count(), "new or worsened ")
     );
+    summary_line(&mut out, r.status(), "trueup diff", &counts, &verdict);
     out
 }
 
-fn verdict(fail_on: FailOn, failing: usize, what: &str) -> String {
-    match fail_on {
-        FailOn::Never => "--fail-on never".into(),
-        FailOn::Severity(s) if failing > 0 => format!("{failing} {what}at or above {s}: failing"),
-        FailOn::Severity(s) => format!("nothing {what}at or above {s}: passing"),
+/// The last line: plain for the log, or, when the run could not be trusted,
+/// an error annotation that says so first, so the job's summary cannot read
+/// as a pass.
+fn summary_line(out: &mut String, status: Status, command: &str, counts: &str, verdict: &str) {
+    if status == Status::Error {
+        // `verdict` is `N errors: the run could not be trusted`.
+        let errors = verdict.split(':').next().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "::error title={}::{}",
+            property(command),
+            data(&format!(
+                "{command}: the run could not be trusted ({errors}); {counts}"
+            ))
+        );
+    } else {
+        let _ = writeln!(out, "{command}: {counts}; {verdict}");
     }
 }
 
@@ -109,8 +129,8 @@ fn annotation(
     if let Some(w) = waiver_text(f) {
         let _ = write!(message, "\n{w}");
     }
-    if let Some(route) = &f.route {
-        let _ = write!(message, "\nroute: {}", route_text(route));
+    if let Some(route) = super::finding_route(f, false) {
+        let _ = write!(message, "\nroute: {route}");
     }
     if let Some(first) = f.remediation.first() {
         let _ = write!(message, "\nfix: {}", remediation_text(first));
@@ -132,7 +152,8 @@ fn annotation(
     );
 }
 
-fn errors(out: &mut String, diags: &[Diagnostic]) {
+/// Each diagnostic as an annotation at its file, line and column.
+pub(crate) fn errors(out: &mut String, diags: &[Diagnostic]) {
     for d in diags {
         let level = match d.level {
             Level::Error => "error",

@@ -42,6 +42,7 @@ pub fn render(r: &CheckReport) -> String {
     let doc = json!({
         "version": REPORT_VERSION,
         "trueup": env!("CARGO_PKG_VERSION"),
+        "status": r.status(),
         "inputs": {
             "policies": r.policies,
             "policies_digest": r.policies_digest,

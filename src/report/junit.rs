@@ -3,13 +3,14 @@
 //! `check` and `diff` report one suite per snapshot and one test case per
 //! rule of the playbook in it (classname the snapshot path, name the rule
 //! id): a case fails when the rule has findings that fail the run, and its
-//! failure lists them. Errors that made the run untrustworthy are failed
-//! cases of a last suite, `errors`, so the report never looks green then.
+//! failure lists them. Errors that made the run untrustworthy are cases in
+//! `<error>` of a last suite, `errors`, counted in `errors=`, so the report
+//! never looks green then.
 
 use std::fmt::Write;
 use std::path::Path;
 
-use super::{route_text, rule_ids, text::remediation_text, waiver_text, CheckReport, FailOn};
+use super::{rule_ids, text::remediation_text, waiver_text, CheckReport, FailOn};
 use crate::diag::Diagnostic;
 use crate::diff::{Change, DiffReport};
 use crate::engine::Finding;
@@ -33,49 +34,85 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// How a test case ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    /// An assertion did not hold: a `<failure>`.
+    Failed,
+    /// The case could not run to a verdict: an `<error>`.
+    Error,
+}
+
+/// One test case: its name, classname, outcome and messages (the first
+/// line of the first is the element's `message`).
+pub struct Case {
+    pub name: String,
+    pub class: String,
+    pub outcome: Outcome,
+    pub messages: Vec<String>,
+}
+
 /// A suite of test cases with their failures.
 pub struct Suite {
     pub name: String,
-    /// (case name, classname, failure messages; empty when passed)
-    pub cases: Vec<(String, String, Vec<String>)>,
+    pub cases: Vec<Case>,
+}
+
+impl Suite {
+    fn count(&self, outcome: Outcome) -> usize {
+        self.cases.iter().filter(|c| c.outcome == outcome).count()
+    }
 }
 
 /// Renders suites as one `<testsuites>` document.
 pub fn render(suites: &[Suite]) -> String {
     let tests: usize = suites.iter().map(|s| s.cases.len()).sum();
-    let failures: usize = suites
-        .iter()
-        .map(|s| s.cases.iter().filter(|c| !c.2.is_empty()).count())
-        .sum();
+    let failures: usize = suites.iter().map(|s| s.count(Outcome::Failed)).sum();
+    let errors: usize = suites.iter().map(|s| s.count(Outcome::Error)).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"trueup\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">"
+        "<testsuites name=\"trueup\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">"
     );
     for s in suites {
-        let failed = s.cases.iter().filter(|c| !c.2.is_empty()).count();
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" errors=\"0\" skipped=\"0\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\">",
             escape(&s.name),
-            s.cases.len()
+            s.cases.len(),
+            s.count(Outcome::Failed),
+            s.count(Outcome::Error),
         );
-        for (name, class, fails) in &s.cases {
+        for Case {
+            name,
+            class,
+            outcome,
+            messages: fails,
+        } in &s.cases
+        {
             let _ = write!(
                 out,
                 "    <testcase name=\"{}\" classname=\"{}\"",
                 escape(name),
                 escape(class)
             );
-            if fails.is_empty() {
-                out.push_str("/>\n");
-                continue;
-            }
+            let element = match outcome {
+                Outcome::Passed => {
+                    out.push_str("/>\n");
+                    continue;
+                }
+                Outcome::Failed => "failure",
+                Outcome::Error => "error",
+            };
             out.push_str(">\n");
-            let first = fails[0].lines().next().unwrap_or_default();
+            let first = fails
+                .first()
+                .and_then(|f| f.lines().next())
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "      <failure message=\"{}\" type=\"failure\">{}</failure>",
+                "      <{element} message=\"{}\" type=\"{element}\">{}</{element}>",
                 escape(first),
                 escape(&fails.join("\n"))
             );
@@ -87,8 +124,9 @@ pub fn render(suites: &[Suite]) -> String {
     out
 }
 
-/// `trueup test -f junit`: one suite per case file.
-pub fn tests(results: &[CaseResult]) -> String {
+/// `trueup test -f junit`: one suite per case file, and the errors that
+/// stopped the run, if any, as cases in error.
+pub fn tests(results: &[CaseResult], errors: &[Diagnostic]) -> String {
     let mut suites: Vec<Suite> = Vec::new();
     for r in results {
         let name = r.file.display().to_string();
@@ -99,12 +137,18 @@ pub fn tests(results: &[CaseResult]) -> String {
             });
         }
         let suite = suites.last_mut().expect("pushed above");
-        suite.cases.push((
-            format!("line {}: {}", r.line, r.note),
-            name,
-            r.failures.clone(),
-        ));
+        suite.cases.push(Case {
+            name: format!("line {}: {}", r.line, r.note),
+            class: name,
+            outcome: if r.passed() {
+                Outcome::Passed
+            } else {
+                Outcome::Failed
+            },
+            messages: r.failures.clone(),
+        });
     }
+    suites.extend(self::errors(errors));
     render(&suites)
 }
 
@@ -189,7 +233,16 @@ fn suite(
                 failures.push(format!("{n} {what}finding{s} at or above {threshold}"));
                 failures.extend(texts.into_iter().cloned());
             }
-            (id.to_string(), name.clone(), failures)
+            Case {
+                name: id.to_string(),
+                class: name.clone(),
+                outcome: if failures.is_empty() {
+                    Outcome::Passed
+                } else {
+                    Outcome::Failed
+                },
+                messages: failures,
+            }
         })
         .collect();
     Suite { name, cases }
@@ -207,8 +260,8 @@ fn finding_text(f: &Finding, prefix: &str) -> String {
     if let Some(w) = waiver_text(f) {
         let _ = write!(out, "\n  {w}");
     }
-    if let Some(route) = &f.route {
-        let _ = write!(out, "\n  route: {}", route_text(route));
+    if let Some(route) = super::finding_route(f, false) {
+        let _ = write!(out, "\n  route: {route}");
     }
     if let Some(first) = f.remediation.first() {
         let _ = write!(out, "\n  fix: {}", remediation_text(first));
@@ -216,14 +269,19 @@ fn finding_text(f: &Finding, prefix: &str) -> String {
     out
 }
 
-/// The run's errors as failed cases, or nothing.
-fn errors(diags: &[Diagnostic]) -> Option<Suite> {
+/// The run's errors as cases in error, or nothing.
+pub fn errors(diags: &[Diagnostic]) -> Option<Suite> {
     if diags.is_empty() {
         return None;
     }
     let cases = diags
         .iter()
-        .map(|d| (d.location(), super::repo_path(&d.file), vec![d.to_string()]))
+        .map(|d| Case {
+            name: d.location(),
+            class: super::repo_path(&d.file),
+            outcome: Outcome::Error,
+            messages: vec![d.to_string()],
+        })
         .collect();
     Some(Suite {
         name: "errors".into(),

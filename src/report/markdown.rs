@@ -11,7 +11,7 @@
 
 use std::fmt::Write;
 
-use super::{place, route_text, text::remediation_text, waiver_text, CheckReport, FailOn};
+use super::{place, text::remediation_text, waiver_text, CheckReport, FailOn, Status};
 use crate::diag::Diagnostic;
 use crate::diff::{Change, DiffEntry, DiffReport};
 use crate::engine::{Finding, Severity};
@@ -21,8 +21,11 @@ pub const MAX_ROWS: usize = 50;
 
 pub fn check(r: &CheckReport) -> String {
     let mut out = String::from("## trueup check\n\n");
-    let failing = r.failing();
-    let _ = writeln!(out, "{}\n", verdict(r.fail_on, failing, ""));
+    let _ = writeln!(
+        out,
+        "{}\n",
+        verdict(r.status(), r.errors.len(), r.fail_on, r.failing(), "")
+    );
     out.push_str("| snapshot | as of |");
     for s in Severity::ALL.iter().rev() {
         let _ = write!(out, " {s} |");
@@ -77,11 +80,20 @@ pub fn check(r: &CheckReport) -> String {
 pub fn diff(r: &DiffReport) -> String {
     let mut out = String::from("## trueup diff\n\n");
     let _ = writeln!(out, "{}\n", cell(&r.title));
-    let failing = r.failing().count();
-    let _ = writeln!(out, "{}\n", verdict(r.fail_on, failing, "new or worsened "));
-    if r.entries.is_empty() {
+    let _ = writeln!(
+        out,
+        "{}\n",
+        verdict(
+            r.status(),
+            r.errors.len(),
+            r.fail_on,
+            r.failing().count(),
+            "new or worsened "
+        )
+    );
+    if r.entries.is_empty() && r.errors.is_empty() {
         out.push_str("No finding is new, changed or resolved.\n");
-    } else {
+    } else if !r.entries.is_empty() {
         out.push_str("| | total |");
         for s in Severity::ALL.iter().rev() {
             let _ = write!(out, " {s} |");
@@ -124,15 +136,20 @@ fn label(change: Change) -> &'static str {
     }
 }
 
-/// `**Failing**: 8 findings at or above `high`.`
-fn verdict(fail_on: FailOn, failing: usize, what: &str) -> String {
-    match fail_on {
-        FailOn::Never => "**Not failing** (`--fail-on never`)".into(),
-        FailOn::Severity(s) if failing > 0 => {
+/// `**Failing**: 8 findings at or above `high``; an untrusted run says so
+/// whatever it found.
+fn verdict(status: Status, errors: usize, fail_on: FailOn, failing: usize, what: &str) -> String {
+    match (status, fail_on) {
+        (Status::Error, _) => {
+            let plural = if errors == 1 { "" } else { "s" };
+            format!("**Error**: the run could not be trusted ({errors} error{plural})")
+        }
+        (_, FailOn::Never) => "**Not failing** (`--fail-on never`)".into(),
+        (_, FailOn::Severity(s)) if failing > 0 => {
             let plural = if failing == 1 { "" } else { "s" };
             format!("**Failing**: {failing} {what}finding{plural} at or above `{s}`")
         }
-        FailOn::Severity(s) => format!("**Passing**: nothing {what}at or above `{s}`"),
+        (_, FailOn::Severity(s)) => format!("**Passing**: nothing {what}at or above `{s}`"),
     }
 }
 
@@ -166,10 +183,8 @@ impl Row {
             change: String::new(),
             message: cell(&message),
             place: code(&place),
-            route: f
-                .route
-                .as_ref()
-                .map(|r| cell(&route_text(r)))
+            route: super::finding_route(f, false)
+                .map(|r| cell(&r))
                 .unwrap_or_default(),
             fix: f
                 .remediation

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod github;
 pub mod json;
 pub mod junit;
+pub mod lint;
 pub mod markdown;
 pub mod position;
 pub mod sarif;
@@ -132,12 +133,97 @@ impl FailOn {
         }
     }
 
+    /// Whether this unmet scenario expectation fails `trueup simulate`:
+    /// one about a finding below the threshold does not, nor any under
+    /// `never`; one whose severity is unknown (no such finding, no
+    /// `severity:` wanted) always does unless `never`.
+    pub fn fails_expectation(self, o: &crate::simulate::expect::Outcome) -> bool {
+        !o.met
+            && match self {
+                FailOn::Never => false,
+                FailOn::Severity(s) => o.severity.is_none_or(|got| got >= s),
+            }
+    }
+
+    /// `--fail-on high`, as a report names the threshold.
+    pub fn flag(self) -> String {
+        match self {
+            FailOn::Never => "--fail-on never".into(),
+            FailOn::Severity(s) => format!("--fail-on {s}"),
+        }
+    }
+
     /// Whether this finding fails the run.
     pub fn fails(self, f: &Finding) -> bool {
         match self {
             FailOn::Never => false,
             FailOn::Severity(s) => f.severity >= s && !f.is_waived(),
         }
+    }
+}
+
+/// What a run comes to, in every format: it agrees with the exit code (2, 1, 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The run could not be trusted (exit 2): whatever it found is partial.
+    Error,
+    /// Findings at or above `--fail-on` (exit 1).
+    Failing,
+    /// Nothing at or above `--fail-on` (exit 0).
+    Passing,
+}
+
+impl Status {
+    /// The status of a run with `errors` and `failing` findings.
+    pub fn of(errors: &[Diagnostic], failing: usize) -> Status {
+        if !errors.is_empty() {
+            Status::Error
+        } else if failing > 0 {
+            Status::Failing
+        } else {
+            Status::Passing
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Error => "error",
+            Status::Failing => "failing",
+            Status::Passing => "passing",
+        }
+    }
+
+    /// The exit code every command returns for this status.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Error => 2,
+            Status::Failing => 1,
+            Status::Passing => 0,
+        }
+    }
+}
+
+/// The end of a summary line: `1 error: the run could not be trusted`,
+/// `2 new or worsened at or above high: failing`, `nothing at or above
+/// high: passing` or `--fail-on never`; `what` qualifies the findings.
+pub(crate) fn verdict(
+    status: Status,
+    errors: usize,
+    fail_on: FailOn,
+    failing: usize,
+    what: &str,
+) -> String {
+    match (status, fail_on) {
+        (Status::Error, _) => format!(
+            "{errors} error{}: the run could not be trusted",
+            if errors == 1 { "" } else { "s" }
+        ),
+        (_, FailOn::Never) => "--fail-on never".to_string(),
+        (Status::Failing, FailOn::Severity(s)) => {
+            format!("{failing} {what}at or above {s}: failing")
+        }
+        (Status::Passing, FailOn::Severity(s)) => format!("nothing {what}at or above {s}: passing"),
     }
 }
 
@@ -179,15 +265,15 @@ impl CheckReport {
             .count()
     }
 
+    /// Error when the run could not be trusted, failing when a finding
+    /// fails it, else passing.
+    pub fn status(&self) -> Status {
+        Status::of(&self.errors, self.failing())
+    }
+
     /// 2 when the run could not be trusted, 1 when a finding fails it, else 0.
     pub fn exit_code(&self) -> u8 {
-        if !self.errors.is_empty() {
-            2
-        } else if self.failing() > 0 {
-            1
-        } else {
-            0
-        }
+        self.status().exit_code()
     }
 }
 
@@ -213,7 +299,12 @@ fn place(f: &Finding, snapshot: &std::path::Path) -> (String, Option<u32>) {
 /// A route with its escalation ladder, as the text reports print it:
 /// `route: queue (owner), notify by DATE; escalate to WHO on DATE...`.
 pub(crate) fn route_line(route: &crate::engine::Route) -> String {
-    let mut line = format!("route: {}", route_text(route));
+    format!("route: {}", route_ladder(route))
+}
+
+/// `queue (owner), notify by DATE; escalate to WHO on DATE...`.
+fn route_ladder(route: &crate::engine::Route) -> String {
+    let mut line = route_text(route);
     for step in &route.escalate {
         line.push_str(&format!("; escalate to {} on {}", step.to, step.on));
     }
@@ -222,14 +313,39 @@ pub(crate) fn route_line(route: &crate::engine::Route) -> String {
 
 /// A route in one line: `queue (owner), notify by DATE`.
 fn route_text(route: &crate::engine::Route) -> String {
-    let mut out = route.queue.clone();
-    if let Some(owner) = &route.owner {
-        out.push_str(&format!(" ({owner})"));
-    }
+    let mut out = route_who(route);
     if let Some(by) = route.notify_by {
         out.push_str(&format!(", notify by {by}"));
     }
     out
+}
+
+/// `queue (owner)`.
+fn route_who(route: &crate::engine::Route) -> String {
+    match &route.owner {
+        Some(owner) => format!("{} ({owner})", route.queue),
+        None => route.queue.clone(),
+    }
+}
+
+/// A finding's route as the reports show it: `ladder` adds the escalation
+/// steps (the text reports). A waived finding owes no notice and reaches no
+/// escalation while its waiver lasts, so it shows neither date as if due,
+/// but `queue (owner); waived until DATE`.
+pub(crate) fn finding_route(f: &Finding, ladder: bool) -> Option<String> {
+    let route = f.route.as_ref()?;
+    if let Some(w) = f.waiver.as_ref().filter(|_| f.is_waived()) {
+        return Some(format!(
+            "{}; waived until {}: no notice or escalation due",
+            route_who(route),
+            w.expires
+        ));
+    }
+    Some(if ladder {
+        route_ladder(route)
+    } else {
+        route_text(route)
+    })
 }
 
 /// A finding's waiver in one line: `waived: REASON (approved by …, TICKET,

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use serde_json::{json, Value};
 
+use crate::diag::Diagnostic;
 use crate::engine::Evaluation;
 use crate::inventory::Position;
 
@@ -21,13 +22,34 @@ fn row_json(e: &Evaluation, p: &Position) -> Value {
     })
 }
 
-pub fn json(evals: &[Evaluation]) -> String {
+/// `position -f json`: the same `version`, `trueup`, `status` and `inputs`
+/// as `check -f json` (no playbook: a position needs none), the rows, and
+/// the errors of snapshots that did not load.
+pub fn json(evals: &[Evaluation], errors: &[Diagnostic]) -> String {
     let rows: Vec<Value> = evals
         .iter()
         .flat_map(|e| e.positions.iter().map(move |p| row_json(e, p)))
         .collect();
-    let mut out =
-        serde_json::to_string_pretty(&json!({ "positions": rows })).expect("json values serialize");
+    let snapshots: Vec<Value> = evals
+        .iter()
+        .map(|e| {
+            json!({
+                "path": e.snapshot.path,
+                "sha256": e.snapshot.sha256,
+                "id": e.snapshot.meta.id,
+                "as_of": e.as_of,
+            })
+        })
+        .collect();
+    let doc = json!({
+        "version": super::json::REPORT_VERSION,
+        "trueup": env!("CARGO_PKG_VERSION"),
+        "status": super::Status::of(errors, 0),
+        "inputs": { "snapshots": snapshots },
+        "positions": rows,
+        "errors": errors,
+    });
+    let mut out = serde_json::to_string_pretty(&doc).expect("json values serialize");
     out.push('\n');
     out
 }

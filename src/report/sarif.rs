@@ -28,7 +28,7 @@ use crate::diag::{Diagnostic, Level};
 use crate::diff::{Change, DiffReport};
 use crate::engine::{Finding, Severity};
 
-const SCHEMA: &str =
+pub(crate) const SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 /// The SARIF level of a severity.
@@ -110,10 +110,8 @@ fn document(items: &[Item], rules: &[RuleInfo], errors: &[Diagnostic]) -> String
         })
         .collect();
     let mut invocation = Map::new();
-    invocation.insert(
-        "executionSuccessful".into(),
-        json!(!errors.iter().any(|d| d.level == Level::Error)),
-    );
+    // Any diagnostic makes the run exit 2, so the invocation failed.
+    invocation.insert("executionSuccessful".into(), json!(errors.is_empty()));
     if !errors.is_empty() {
         invocation.insert(
             "toolExecutionNotifications".into(),
@@ -190,7 +188,8 @@ fn result(item: &Item, rule_index: usize) -> Value {
         if let Some(owner) = &route.owner {
             properties.insert("owner".into(), json!(owner));
         }
-        if let Some(by) = route.notify_by {
+        // A waived finding owes no notice while its waiver lasts.
+        if let Some(by) = route.notify_by.filter(|_| !f.is_waived()) {
             properties.insert("notifyBy".into(), json!(by.to_string()));
         }
     }
@@ -229,7 +228,7 @@ fn result(item: &Item, rule_index: usize) -> Value {
     v
 }
 
-fn notification(d: &Diagnostic) -> Value {
+pub(crate) fn notification(d: &Diagnostic) -> Value {
     let mut n = json!({
         "level": match d.level {
             Level::Error => "error",
@@ -244,7 +243,7 @@ fn notification(d: &Diagnostic) -> Value {
 }
 
 /// A `location` in `file`; a `line` or `column` of 0 is left out.
-fn location(file: &str, line: u32, column: u32) -> Value {
+pub(crate) fn location(file: &str, line: u32, column: u32) -> Value {
     let mut physical = json!({ "artifactLocation": artifact(file) });
     if line > 0 {
         let mut region = json!({ "startLine": line });

@@ -43,23 +43,41 @@ impl Style {
 pub fn render(r: &CheckReport, style: Style) -> String {
     let mut out = String::new();
     for e in &r.evaluations {
+        // One rule for every count: a severity counts the findings not
+        // waived; waived ones are counted, and listed, on their own.
         let n = e.findings.len();
+        let waived: Vec<&Finding> = e.findings.iter().filter(|f| f.is_waived()).collect();
         let _ = writeln!(
             out,
-            "{} (snapshot `{}`, as of {}): {} finding{}",
+            "{} (snapshot `{}`, as of {}): {} finding{}{}",
             style.bold(&e.snapshot.path.display().to_string()),
             e.snapshot.meta.id,
             e.as_of,
             n,
-            if n == 1 { "" } else { "s" }
+            if n == 1 { "" } else { "s" },
+            if waived.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} waived)", waived.len())
+            }
         );
         for sev in Severity::ALL.iter().rev() {
-            let group: Vec<&Finding> = e.findings.iter().filter(|f| f.severity == *sev).collect();
+            let group: Vec<&Finding> = e
+                .findings
+                .iter()
+                .filter(|f| f.severity == *sev && !f.is_waived())
+                .collect();
             if group.is_empty() {
                 continue;
             }
             let _ = writeln!(out, "\n{} ({})", style.severity(*sev), group.len());
             for f in group {
+                finding(&mut out, f, style);
+            }
+        }
+        if !waived.is_empty() {
+            let _ = writeln!(out, "\n{} ({})", style.bold("WAIVED"), waived.len());
+            for f in waived {
                 finding(&mut out, f, style);
             }
         }
@@ -113,12 +131,7 @@ pub fn render(r: &CheckReport, style: Style) -> String {
     if r.waived() > 0 {
         let _ = write!(summary, " ({} waived)", r.waived());
     }
-    let failing = r.failing();
-    let verdict = match r.fail_on {
-        super::FailOn::Never => "--fail-on never".to_string(),
-        super::FailOn::Severity(s) if failing > 0 => format!("{failing} at or above {s}: failing"),
-        super::FailOn::Severity(s) => format!("nothing at or above {s}: passing"),
-    };
+    let verdict = super::verdict(r.status(), r.errors.len(), r.fail_on, r.failing(), "");
     let _ = writeln!(out, "summary: {summary}; {verdict}");
     out
 }
@@ -141,8 +154,8 @@ pub fn finding(out: &mut String, f: &Finding, style: Style) {
         style.dim(&location)
     );
     let _ = writeln!(out, "    {}", f.message);
-    if let Some(route) = &f.route {
-        let _ = writeln!(out, "    {}", style.dim(&super::route_line(route)));
+    if let Some(route) = super::finding_route(f, true) {
+        let _ = writeln!(out, "    {}", style.dim(&format!("route: {route}")));
     }
     for (i, option) in f.remediation.iter().enumerate() {
         let _ = writeln!(

@@ -164,6 +164,10 @@ pub struct Outcome {
     /// For an unmet expectation: `(field, want, got)`, or one `("finding",
     /// ..)` line when no episode of the finding exists.
     pub mismatches: Vec<(String, String, String)>,
+    /// How serious the finding it is about is, for `--fail-on`: the
+    /// `severity:` it wants, else the highest its finding reached; `None`
+    /// when neither is known (no such finding and no severity wanted).
+    pub severity: Option<Severity>,
 }
 
 impl Outcome {
@@ -192,11 +196,17 @@ fn judge_one(sim: &Simulation, e: &Expectation) -> Outcome {
                 && e.kind.as_ref().is_none_or(|k| *k == ep.subject.kind)
         })
         .collect();
+    let wanted = e.wants.iter().find_map(|(_, w)| match w {
+        Want::Severity(s) => Some(*s),
+        _ => None,
+    });
+    let severity = wanted.or(candidates.iter().map(|ep| ep.peak_severity).max());
     let outcome = |met: bool, mismatches| Outcome {
         line: e.pos.line,
         describe: e.describe(),
         met,
         mismatches,
+        severity,
     };
     if e.wants.iter().any(|(_, w)| *w == Want::NeverOpened) {
         let got: Vec<String> = candidates

@@ -8,26 +8,37 @@ use serde_json::{json, Value};
 
 use super::timeline::{Entry, Episode, Reached, Simulation};
 use crate::diag::Diagnostic;
+use crate::report::{FailOn, Status};
 
 /// The format's version; bumped on any incompatible change.
 pub const REPORT_VERSION: u64 = 1;
 
-pub fn render(sims: &[Simulation], policies: &Path, digest: &str, errors: &[Diagnostic]) -> String {
+pub fn render(
+    sims: &[Simulation],
+    policies: &Path,
+    digest: &str,
+    errors: &[Diagnostic],
+    fail_on: FailOn,
+) -> String {
     let expectations: usize = sims.iter().map(|s| s.expectations.len()).sum();
     let unmet: usize = sims
         .iter()
         .map(|s| s.expectations.iter().filter(|o| !o.met).count())
         .sum();
+    let failing = super::text::failing(sims, fail_on);
+    let status = Status::of(errors, failing);
     let doc = json!({
         "version": REPORT_VERSION,
         "trueup": env!("CARGO_PKG_VERSION"),
+        "status": status,
         "inputs": { "policies": policies, "policies_digest": digest },
-        "scenarios": sims.iter().map(scenario).collect::<Vec<_>>(),
+        "scenarios": sims.iter().map(|s| scenario(s, fail_on)).collect::<Vec<_>>(),
         "summary": {
             "scenarios": sims.len(),
             "expectations": expectations,
             "unmet": unmet,
-            "passed": unmet == 0 && errors.is_empty(),
+            "failing": failing,
+            "passed": status == Status::Passing,
         },
         "errors": errors,
     });
@@ -40,7 +51,7 @@ fn reached(r: &Reached) -> Value {
     json!({ "to": r.to, "step": r.step, "of": r.of, "on": r.on })
 }
 
-fn scenario(sim: &Simulation) -> Value {
+fn scenario(sim: &Simulation, fail_on: FailOn) -> Value {
     let events: Vec<Value> = sim
         .events
         .iter()
@@ -119,9 +130,11 @@ fn scenario(sim: &Simulation) -> Value {
             "line": o.line,
             "expectation": o.describe,
             "met": o.met,
+            "severity": o.severity,
+            "fails": fail_on.fails_expectation(o),
             "mismatches": o.mismatches.iter().map(|(f, w, g)| json!({ "field": f, "want": w, "got": g })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "passed": sim.passed(),
+        "passed": !sim.expectations.iter().any(|o| fail_on.fails_expectation(o)),
     })
 }
 

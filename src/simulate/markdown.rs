@@ -3,11 +3,16 @@
 
 use std::fmt::Write;
 
-use super::text::{count, each, entry_text, summary_lines};
+use super::text::{count, each, entry_text, summary_lines, verdict};
 use super::timeline::Simulation;
+use crate::report::FailOn;
 
-pub fn render(sims: &[Simulation]) -> String {
-    each(sims, one)
+pub fn render(sims: &[Simulation], fail_on: FailOn) -> String {
+    let mut out = each(sims, fail_on, one);
+    if sims.iter().any(|s| !s.expectations.is_empty()) {
+        let _ = writeln!(out, "\n**{}**", verdict(sims, fail_on));
+    }
+    out
 }
 
 /// Table cells must not break the table.
@@ -15,7 +20,7 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn one(out: &mut String, sim: &Simulation) {
+fn one(out: &mut String, sim: &Simulation, fail_on: FailOn) {
     let _ = writeln!(out, "# Scenario: {}\n", sim.name);
     if let Some(d) = &sim.description {
         let _ = writeln!(out, "{}\n", d.trim());
@@ -114,11 +119,17 @@ fn one(out: &mut String, sim: &Simulation) {
             let result = if o.met {
                 "met".to_string()
             } else {
-                o.mismatches
+                let below = if fail_on.fails_expectation(o) {
+                    ""
+                } else {
+                    "not failing (below `--fail-on`): "
+                };
+                let misses: Vec<String> = o
+                    .mismatches
                     .iter()
                     .map(|(f, w, g)| format!("**{f}**: want {w}, got {g}"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                    .collect();
+                format!("{below}{}", misses.join("; "))
             };
             let _ = writeln!(
                 out,

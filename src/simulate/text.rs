@@ -3,27 +3,71 @@
 
 use std::fmt::Write;
 
+use super::expect::Outcome;
 use super::timeline::{Entry, Episode, Simulation, Step};
-use crate::report::route_line;
+use crate::report::{route_line, FailOn};
 
-/// Renders every simulation, one after another.
-pub fn render(sims: &[Simulation]) -> String {
-    each(sims, one)
+/// Renders every simulation, one after another; with expectations, a last
+/// line gives the verdict under `fail_on`.
+pub fn render(sims: &[Simulation], fail_on: FailOn) -> String {
+    let mut out = each(sims, fail_on, one);
+    if sims.iter().any(|s| !s.expectations.is_empty()) {
+        let _ = writeln!(out, "\n{}", verdict(sims, fail_on));
+    }
+    out
+}
+
+/// `expectations: 3 of 4 met; 1 fails the run (--fail-on info): failing`.
+pub(super) fn verdict(sims: &[Simulation], fail_on: FailOn) -> String {
+    let all: Vec<_> = sims.iter().flat_map(|s| &s.expectations).collect();
+    let met = all.iter().filter(|o| o.met).count();
+    let failing = failing(sims, fail_on);
+    let status = if failing > 0 { "failing" } else { "passing" };
+    format!(
+        "expectations: {met} of {} met; {failing} fail{} the run ({}): {status}",
+        all.len(),
+        if failing == 1 { "s" } else { "" },
+        fail_on.flag()
+    )
+}
+
+/// How many unmet expectations fail the run under `fail_on`.
+pub fn failing(sims: &[Simulation], fail_on: FailOn) -> usize {
+    sims.iter()
+        .flat_map(|s| &s.expectations)
+        .filter(|o| fail_on.fails_expectation(o))
+        .count()
+}
+
+/// How an expectation reads: `ok`, `FAIL` when it fails the run, `miss`
+/// when it is unmet below `--fail-on`.
+pub(super) fn mark(o: &Outcome, fail_on: FailOn) -> &'static str {
+    if o.met {
+        "ok"
+    } else if fail_on.fails_expectation(o) {
+        "FAIL"
+    } else {
+        "miss"
+    }
 }
 
 /// Renders each simulation with `one`, a blank line between them.
-pub(super) fn each(sims: &[Simulation], one: fn(&mut String, &Simulation)) -> String {
+pub(super) fn each(
+    sims: &[Simulation],
+    fail_on: FailOn,
+    one: fn(&mut String, &Simulation, FailOn),
+) -> String {
     let mut out = String::new();
     for (i, sim) in sims.iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        one(&mut out, sim);
+        one(&mut out, sim, fail_on);
     }
     out
 }
 
-fn one(out: &mut String, sim: &Simulation) {
+fn one(out: &mut String, sim: &Simulation, fail_on: FailOn) {
     let _ = writeln!(out, "scenario `{}` ({})", sim.name, sim.file.display());
     if let Some(d) = &sim.description {
         let _ = writeln!(out, "  {}", d.trim());
@@ -62,8 +106,13 @@ fn one(out: &mut String, sim: &Simulation) {
             sim.expectations.len()
         );
         for o in &sim.expectations {
-            let mark = if o.met { "ok  " } else { "FAIL" };
-            let _ = writeln!(out, "  {mark}  line {}: {}", o.line, o.describe);
+            let _ = writeln!(
+                out,
+                "  {:<4}  line {}: {}",
+                mark(o, fail_on),
+                o.line,
+                o.describe
+            );
             if !o.met {
                 for (field, want, got) in &o.mismatches {
                     let _ = writeln!(
