@@ -262,7 +262,8 @@ fn sarif_validates_against_the_official_schema() {
         .iter()
         .filter(|r| r["properties"]["waiver"] == "waived")
         .collect();
-    assert_eq!(waived.len(), 2, "the view waiver applies in both snapshots");
+    // The view waiver applies in both snapshots, the draw overuse waiver in one.
+    assert_eq!(waived.len(), 3, "waived results: {waived:?}");
     for r in &waived {
         assert_eq!(r["suppressions"][0]["kind"], "external");
     }

@@ -188,12 +188,15 @@ fn explain_a_finding_shows_evidence_position_route_and_waivers() {
     assert_eq!(missing.status.code(), Some(2));
 }
 
+/// `trueup test` refuses a playbook with no case, so the synonym test gives it one.
+const QUIET_CASE: &str = "cases:\n  - note: the rule stays quiet\n    inventory:\n      trueup: 1\n      snapshot: { id: t-1, taken_at: 2026-11-01 }\n    absent: [a]\n";
+
 const BROKEN: &str = "fn check(inv) {\n    let x = ;\n}\n";
 const UNTITLED: &str = "fn check(inv) { [] }\n";
 
 #[test]
 fn lint_takes_the_playbook_as_p_or_as_dir_but_not_two_different_ones() {
-    let dir = playbook(&[("a.rhai", GOOD)]);
+    let dir = playbook(&[("a.rhai", GOOD), ("tests/a.yaml", QUIET_CASE)]);
     std::fs::create_dir_all(dir.path().join("other")).unwrap();
     for args in [
         &["lint", "-p", "policies"][..],

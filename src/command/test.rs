@@ -58,8 +58,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
         Err(d) => return untrusted(&args, &dir, &d.0),
     };
     if let Err(d) = playbook.require_rules() {
-        print_diagnostics(&[d]);
-        return Ok(2);
+        return untrusted(&args, &dir, &[d]);
     }
     let mut cases = Vec::new();
     let mut errors = Diagnostics::default();
@@ -93,7 +92,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
             ),
             None => eprintln!(
                 "error: {}: no test cases (add `tests/*.yaml` with `cases:`, or scenarios with `expect:`)",
-                args.dir.display()
+                dir.display()
             ),
         }
         return Ok(2);
