@@ -1,8 +1,9 @@
 //! The README's examples, run as a reader would run them, so they cannot
 //! drift from what trueup does.
 //!
-//! - The sample rule and its test case ("Writing policies"), copied beside
-//!   the shipped playbook, pass `trueup test` as printed.
+//! - The sample rule and its test case ("Writing policies"), and the sample
+//!   case of `docs/reference.md`, copied beside the shipped playbook, pass
+//!   `trueup test` as printed.
 //! - Every flag the command table lists is one the command accepts.
 
 mod support;
@@ -13,9 +14,13 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn readme() -> String {
-    let path = root().join("README.md");
+fn read(doc: &str) -> String {
+    let path = root().join(doc);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn readme() -> String {
+    read("README.md")
 }
 
 /// The fenced code blocks of a Markdown text, without their fences.
@@ -36,8 +41,8 @@ fn code_blocks(markdown: &str) -> Vec<String> {
     blocks
 }
 
-/// The README's code block whose first line names `path` in a comment
-/// (`// path` or `# path`).
+/// The code block whose first line names `path` in a comment (`// path`
+/// or `# path`).
 fn block_for(markdown: &str, path: &str) -> String {
     code_blocks(markdown)
         .into_iter()
@@ -45,7 +50,7 @@ fn block_for(markdown: &str, path: &str) -> String {
             let first = b.lines().next().unwrap_or_default();
             first == format!("// {path}") || first == format!("# {path}")
         })
-        .unwrap_or_else(|| panic!("README.md has no code block starting with a `{path}` comment"))
+        .unwrap_or_else(|| panic!("no code block starts with a `{path}` comment"))
 }
 
 /// Copies the directory `from` to `to`, recursively.
@@ -66,40 +71,51 @@ fn copy_dir(from: &Path, to: &Path) {
 /// Regression: the sample case once wanted a `vault` finding that the
 /// example inventory cannot produce, and an `absent` rule that fires on it.
 #[test]
-fn the_sample_rule_and_case_pass_beside_the_shipped_playbook() {
-    const RULE: &str = "policies/dev-critical.rhai";
-    const CASE: &str = "policies/tests/dev-critical.yaml";
-    let text = readme();
-    let rule = block_for(&text, RULE);
-    let case = block_for(&text, CASE);
+fn the_sample_rules_and_cases_pass_beside_the_shipped_playbook() {
+    let readme = readme();
+    let reference = read("docs/reference.md");
+    let samples = [
+        (
+            "policies/dev-critical.rhai",
+            block_for(&readme, "policies/dev-critical.rhai"),
+        ),
+        (
+            "policies/tests/dev-critical.yaml",
+            block_for(&readme, "policies/tests/dev-critical.yaml"),
+        ),
+        (
+            "policies/tests/northwind.yaml",
+            block_for(&reference, "policies/tests/northwind.yaml"),
+        ),
+    ];
 
     let dir = tempfile::tempdir().expect("a temporary directory");
     copy_dir(&root().join("policies"), &dir.path().join("policies"));
     copy_dir(&root().join("examples"), &dir.path().join("examples"));
-    std::fs::write(dir.path().join(RULE), &rule).expect("write the sample rule");
-    std::fs::write(dir.path().join(CASE), &case).expect("write the sample case");
+    for (path, text) in &samples {
+        std::fs::write(dir.path().join(path), text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
 
     let run = support::trueup(dir.path(), &["test", "policies"]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(run.code, Some(0), "{}", run.describe());
 
-    let notes: Vec<&str> = case
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("- note: "))
-        .collect();
-    assert!(
-        !notes.is_empty(),
-        "the sample case has no `- note:` lines:\n{case}"
-    );
-    for note in notes {
-        let ran = run
-            .stdout
+    for (path, text) in samples.iter().filter(|(p, _)| p.ends_with(".yaml")) {
+        let notes: Vec<&str> = text
             .lines()
-            .any(|l| l.starts_with("  ok    line ") && l.ends_with(&format!(": {note}")));
-        assert!(
-            ran,
-            "the sample case `{note}` did not run and pass\n{}",
-            run.describe()
-        );
+            .filter_map(|l| l.trim_start().strip_prefix("- note: "))
+            .collect();
+        assert!(!notes.is_empty(), "{path} has no `- note:` lines:\n{text}");
+        for note in notes {
+            let ran = run
+                .stdout
+                .lines()
+                .any(|l| l.starts_with("  ok    line ") && l.ends_with(&format!(": {note}")));
+            assert!(
+                ran,
+                "{path}: case `{note}` did not run and pass\n{}",
+                run.describe()
+            );
+        }
     }
 
     let lint = support::trueup(dir.path(), &["lint", "policies"]).unwrap_or_else(|e| panic!("{e}"));
