@@ -5,7 +5,8 @@
 //! least 50), a dozen publishers with one or two contracts each (one
 //! terminated), one to three entitlements per licensed product across the
 //! device, user, core, concurrent, subscription and site metrics, devices ≈
-//! installations / 5, installation dates over six months up to `taken_at`.
+//! installations / 5, installation dates over six months up to `taken_at`,
+//! exactly as many installations as asked for.
 //! A few percent of products are over-deployed, approaching their limit,
 //! unlicensed or spiking, and a few installations sit on unlisted devices, so
 //! the default playbook has work to do.
@@ -33,8 +34,11 @@ pub struct Stats {
     pub devices: usize,
     pub users: usize,
     pub installations: usize,
+    /// Products installed beyond what they are entitled to.
     pub over_deployed: usize,
+    /// Products installed with no entitlement.
     pub unlicensed: usize,
+    /// Products with a burst of installations in the last week.
     pub spiking: usize,
 }
 
@@ -87,6 +91,8 @@ const PUBLISHERS: &[(&str, &str)] = &[
 ];
 /// The publisher whose legacy contract was terminated.
 const TERMINATED_PUBLISHER: usize = 2;
+/// At most one installation in this many belongs to a spike.
+const SPIKE_SHARE: usize = 10;
 const WORDS: &[&str] = &[
     "CAD",
     "Office",
@@ -205,7 +211,7 @@ fn ymd(y: i32, m: u32, d: u32) -> Date {
 /// Writes a snapshot with `params.installations` installations to `out`.
 pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats> {
     let mut rng = Rng::new(params.seed);
-    let n = params.installations.max(1);
+    let n = params.installations;
     let taken_at = ymd(2026, 11, 1);
     let first_scan = ymd(2026, 5, 4);
     let history_days = first_scan.days_until(taken_at);
@@ -360,7 +366,7 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
     }
 
     // Installations: 60% from the first scan, the rest spread over the months since.
-    let mut insts = Vec::with_capacity(n + n / 50);
+    let mut insts = Vec::with_capacity(n);
     let unlisted = (n / 2000).max(3);
     for i in 0..n {
         let r = rng.unit() * total;
@@ -384,19 +390,28 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
             with_user: rng.chance(0.7),
         });
     }
-    // Spikes: many installations in the last 7 days.
+    // Spikes: many installations in the last 7 days. They replace the last
+    // of the installations drawn above, so the snapshot holds exactly `n`; a
+    // spike that does not fit in a tenth of them is left out (small sizes).
     let mut per_product = vec![0usize; product_count];
     for inst in &insts {
         per_product[inst.product as usize] += 1;
     }
+    let spike_budget = n / SPIKE_SHARE;
+    let mut spikes = Vec::new();
+    let mut spiking = 0;
     for (p, prod) in products.iter().enumerate() {
         if !prod.spiking {
             continue;
         }
         let weekly = per_product[p] as f64 * 0.4 * 7.0 / history_days as f64;
         let extra = ((weekly * 4.0).ceil() as usize + 5).max(12);
+        if spikes.len() + extra > spike_budget {
+            continue;
+        }
+        spiking += 1;
         for _ in 0..extra {
-            insts.push(Inst {
+            spikes.push(Inst {
                 device: rng.below(device_count) as u32,
                 product: p as u32,
                 day: history_days as i32 - rng.below(7) as i32,
@@ -406,6 +421,8 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
             });
         }
     }
+    insts.truncate(n - spikes.len());
+    insts.append(&mut spikes);
     // An inventory export: by device, then product, then date.
     insts.sort_unstable_by_key(|i| (i.device, i.product, i.day));
 
@@ -505,7 +522,9 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
         let need = consumed[p];
         let quantity = match prod.class {
             Class::Unlicensed => {
-                stats.unlicensed += 1;
+                if !devs_of[p].is_empty() {
+                    stats.unlicensed += 1;
+                }
                 continue;
             }
             _ if prod.metric == Metric::Site => 1,
@@ -514,8 +533,11 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
             }
             Class::Approaching => (need as f64 / rng.range(0.91, 0.99)).ceil() as u64,
             Class::Over => {
-                stats.over_deployed += 1;
-                (need as f64 * rng.range(0.6, 0.92)).floor() as u64
+                let quantity = (need as f64 * rng.range(0.6, 0.92)).floor() as u64;
+                if quantity < need {
+                    stats.over_deployed += 1;
+                }
+                quantity
             }
         };
         // Some products were bought in two or three tranches.
@@ -632,7 +654,7 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
     stats.devices = device_count;
     stats.users = users;
     stats.installations = insts.len();
-    stats.spiking = products.iter().filter(|p| p.spiking).count();
+    stats.spiking = spiking;
     Ok(stats)
 }
 

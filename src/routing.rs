@@ -3,7 +3,8 @@
 //! Routers are scripts defining `route(f)`; they run in path order and the
 //! first that answers (returns a map rather than `()`) wins. Its answer is
 //! checked here: known keys only, durations that parse, escalation steps in
-//! order. Dates count from the day the finding opened.
+//! order and none before the notice is due. Dates count from the day the
+//! finding opened.
 
 use std::path::Path;
 
@@ -136,6 +137,17 @@ pub fn parse_answer(answer: &Dynamic) -> Result<Option<RouteSpec>, String> {
             escalate.push((after, to));
         }
     }
+    // Nobody can be escalated to before the owner was due to hear of it.
+    if let Some(notice) = notify_within {
+        if let Some((after, to)) = escalate
+            .iter()
+            .find(|(after, _)| after.days_ceil() < notice.days_ceil())
+        {
+            return Err(format!(
+                "escalation to `{to}` after `{after}` falls before the notice is due (`notify_within` is `{notice}`); escalate after the notice"
+            ));
+        }
+    }
     Ok(Some(RouteSpec {
         queue,
         owner,
@@ -177,6 +189,22 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("out of order"), "{err}");
+        // Regression: a low finding was told by day 14 but escalated on day 7.
+        let err = answer(
+            r#"#{ queue: "x", notify_within: "2w", escalate: [#{ after: "1w", to: "a" }, #{ after: "3w", to: "b" }] }"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("escalation to `a` after `1w` falls before the notice is due"),
+            "{err}"
+        );
+        // The same day as the notice is not before it; part-days round up.
+        for (notice, step) in [("2w", "2w"), ("2d", "36h"), ("24h", "1d")] {
+            let src = format!(
+                r#"#{{ queue: "x", notify_within: "{notice}", escalate: [#{{ after: "{step}", to: "a" }}] }}"#
+            );
+            assert!(answer(&src).is_ok(), "{notice} then {step}");
+        }
         assert!(answer("42").unwrap_err().contains("must return a map"));
         assert_eq!(answer("()").unwrap(), None);
     }

@@ -459,6 +459,8 @@ fn a_malformed_route_names_the_router_and_line() {
         ("#{ queu: \"x\" }", "unknown key `queu`"),
         ("#{ queue: \"x\", notify_within: \"soon\" }", "not a duration"),
         ("#{ queue: \"x\", escalate: [#{ after: \"1w\", to: \"a\" }, #{ after: \"2d\", to: \"b\" }] }", "out of order"),
+        // Regression: escalated a week before the two-week notice was due.
+        ("#{ queue: \"x\", notify_within: \"2w\", escalate: [#{ after: \"1w\", to: \"a\" }] }", "escalation to `a` after `1w` falls before the notice is due"),
     ] {
         s.write("policies/route.rhai", &format!("// routing\n\nfn route(f) {{\n    {answer}\n}}\n"));
         let out = s.run(&["check", "inv.yaml"]);

@@ -15,8 +15,8 @@
 //! ```
 //!
 //! The SARIF output is also validated against the official SARIF 2.1.0
-//! schema, read from `../shared/schemas/sarif-schema-2.1.0.json` beside the
-//! project (where CI has it; it is not copied into the project).
+//! schema, vendored as `tests/schemas/sarif-schema-2.1.0.json` (provenance
+//! and licence in `tests/schemas/README.md`).
 
 mod support;
 
@@ -211,12 +211,12 @@ fn untrusted_runs_say_so_in_each_format() {
 }
 
 /// The official schema, or a clear failure when `../shared` is missing.
+/// The official schema, vendored under `tests/schemas/`.
 fn sarif_validator() -> jsonschema::Validator {
-    let path = root().join("../shared/schemas/sarif-schema-2.1.0.json");
+    let path = root().join("tests/schemas/sarif-schema-2.1.0.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read the SARIF 2.1.0 schema at {}: {e}\n\
-             the tests expect the shared folder beside the project, as CI has it",
+            "cannot read the SARIF 2.1.0 schema at {}: {e}",
             path.display()
         )
     });

@@ -47,4 +47,37 @@ fn generate_is_deterministic_loads_and_has_findings() {
         .collect();
     assert!(rules.contains(&"overuse"), "{rules:?}");
     assert!(rules.contains(&"unlicensed"), "{rules:?}");
+    // Spikes come out of the installations asked for, and still fire.
+    assert!(rules.contains(&"install-spike"), "{rules:?}");
+}
+
+/// Regression: `--installations N` used to write N plus the spike
+/// installations (and 1 for 0), so a "1M" benchmark snapshot held more.
+#[test]
+fn generate_writes_exactly_the_installations_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    for n in [0usize, 1, 7, 12, 13, 1000, 20_000] {
+        let path = dir.path().join(format!("g{n}.yaml"));
+        let out = trueup(&[
+            "generate",
+            "--installations",
+            &n.to_string(),
+            "-o",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let snapshot = trueup::inventory::load::load(&path)
+            .unwrap_or_else(|d| panic!("--installations {n} does not load:\n{d}"));
+        assert_eq!(
+            snapshot.installations.len(),
+            n,
+            "--installations {n} wrote {} installations",
+            snapshot.installations.len()
+        );
+        let summary = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            summary.starts_with(&format!("generated {n} installations,")),
+            "{summary}"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! The effective licence position (ELP): per product and metric, what is
 //! entitled on the as-of date against what is consumed.
 //!
-//! Counting rules (DESIGN.md): an entitlement counts only while its own term
+//! Counting rules (docs/reference.md): an entitlement counts only while its own term
 //! and its contract are valid; an installation consumes nothing when its
 //! device's environment is exempted by every contract behind the product's
 //! valid entitlements; installations on unlisted devices consume, and where a
