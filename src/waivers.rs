@@ -16,6 +16,8 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::engine::{Finding, WaiverNote};
 use crate::yaml::{self, Fields, Sink, Value};
 
+/// Larger waivers files are refused (read through the one bounded reader).
+pub const MAX_WAIVERS_BYTES: u64 = 16 << 20;
 /// The longest `rule` or `subject` glob, in characters.
 pub const MAX_GLOB_CHARS: usize = 1024;
 /// The most wildcards (`*`, `?`, `[`, `{`) one glob may hold.
@@ -112,7 +114,7 @@ pub struct WaiverSummary {
 impl WaiverSet {
     /// Reads and validates a waivers file, reporting every invalid waiver.
     pub fn load(path: &Path) -> Result<WaiverSet, Diagnostics> {
-        let text = yaml::read_text(path, 16 << 20)?;
+        let text = yaml::read_text(path, MAX_WAIVERS_BYTES)?;
         WaiverSet::parse(path, &text)
     }
 
@@ -278,11 +280,12 @@ impl WaiverSet {
     }
 }
 
-/// Finds the waivers file: `--waivers FILE` if given (it must exist), else
+/// Finds the waivers file: `--waivers FILE` if given (it must exist; a
+/// named pipe or a device is read like a file, within the size limit), else
 /// `waivers.yaml` beside the policies folder if present.
 pub fn locate(explicit: Option<&Path>, policies: &Path) -> Result<Option<PathBuf>, Diagnostic> {
     if let Some(p) = explicit {
-        if !p.is_file() {
+        if !p.exists() {
             return Err(Diagnostic::error(p, 0, 0, "waivers file not found"));
         }
         return Ok(Some(p.to_path_buf()));

@@ -304,3 +304,135 @@ fn windows_line_endings_and_byte_order_mark() {
     let run = load_bytes("windows.yaml", bad.as_bytes());
     assert_refused(&run, "windows.yaml:3:1:", &["unknown field `licences`"]);
 }
+
+/// A scratch folder with a one-rule playbook, the good snapshot `good.yaml`
+/// and the files `files` (name, text) beside them.
+fn playbook_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(policies.join("tests")).expect("mkdir");
+    std::fs::write(policies.join("bare.rhai"), "fn check(inv) { [] }\n").expect("write rule");
+    std::fs::write(dir.path().join("good.yaml"), HEADER).expect("write snapshot");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    dir
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Run {
+    trueup(dir, args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+// Regression: `/dev/zero` has no size to check, so every input path read it
+// until memory ran out. Each path is read through one bounded reader now,
+// which stops at its first NUL.
+#[cfg(unix)]
+#[test]
+fn dev_zero_as_a_snapshot_is_refused() {
+    let dir = playbook_dir(&[]);
+    let run = run_in(dir.path(), &["check", "/dev/zero"]);
+    assert_refused(&run, "/dev/zero:1:1", &["control character"]);
+    let run = run_in(dir.path(), &["position", "/dev/zero"]);
+    assert_refused(&run, "/dev/zero:1:1", &["control character"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn dev_zero_as_the_waivers_file_is_refused() {
+    let dir = playbook_dir(&[]);
+    let run = run_in(
+        dir.path(),
+        &["check", "good.yaml", "--waivers", "/dev/zero"],
+    );
+    assert_refused(&run, "/dev/zero:1:1", &["control character"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn dev_zero_as_a_scenario_snapshot_is_refused() {
+    let scenario =
+        "name: z\nsnapshot: /dev/zero\nstart: 2026-11-01\nuntil: 2026-11-30\nevents: []\n";
+    let dir = playbook_dir(&[("z.yaml", scenario)]);
+    let run = run_in(dir.path(), &["simulate", "z.yaml"]);
+    assert_refused(&run, "/dev/zero:1:1", &["control character"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn dev_zero_as_a_test_snapshot_or_test_file_is_refused() {
+    let dir = playbook_dir(&[]);
+    let tests = dir.path().join("policies/tests");
+    std::fs::write(
+        tests.join("zero.yaml"),
+        "cases:\n  - { note: zeros, snapshot: /dev/zero, want: [] }\n",
+    )
+    .expect("write case");
+    let run = run_in(dir.path(), &["test", "policies"]);
+    assert_refused(&run, "/dev/zero:1:1", &["control character"]);
+    std::fs::remove_file(tests.join("zero.yaml")).expect("remove");
+    std::os::unix::fs::symlink("/dev/zero", tests.join("zero.yaml")).expect("symlink");
+    let run = run_in(dir.path(), &["test", "policies"]);
+    assert_refused(&run, "zero.yaml:1:1", &["control character"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_is_read_like_a_file() {
+    // A pipe has no size either; `--waivers <(generate)` must still work.
+    let dir = playbook_dir(&[]);
+    let fifo = dir.path().join("waivers.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let writer = std::thread::spawn(move || {
+        std::fs::write(
+            &fifo,
+            "waivers:\n  - { rule: bare, reason: r, approved_by: j, expires: 2027-01-01 }\n",
+        )
+    });
+    let run = run_in(
+        dir.path(),
+        &["check", "good.yaml", "--waivers", "waivers.fifo"],
+    );
+    writer.join().expect("writer").expect("write to the pipe");
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert!(run.stdout.contains("waiver unused"), "{}", run.describe());
+}
+
+// Regression: a test file is read whole as one tree, so a file of a few
+// megabytes of `[x,x,x,…]` drove memory past 400 MB. Such files now have a
+// budget of YAML values.
+#[test]
+fn a_test_file_with_millions_of_values_is_refused() {
+    let dir = playbook_dir(&[]);
+    let many = vec!["x"; trueup::yaml::MAX_DOCUMENT_NODES + 1].join(",");
+    std::fs::write(
+        dir.path().join("policies/tests/many.yaml"),
+        format!("cases:\n  - {{ note: many, snapshot: ../../good.yaml, absent: [{many}] }}\n"),
+    )
+    .expect("write case");
+    let run = run_in(dir.path(), &["test", "policies"]);
+    assert_refused(&run, "many.yaml:2:", &["YAML values"]);
+}
+
+// Regression: a waiver glob of alternations nested thousands deep made the
+// glob compiler panic. Globs are checked against limits first.
+#[test]
+fn a_waiver_glob_nested_thousands_deep_is_refused() {
+    let rule = format!("{}x{}", "{a,".repeat(5000), "}".repeat(5000));
+    let waivers = format!(
+        "waivers:\n  - {{ rule: \"{rule}\", reason: r, approved_by: j, expires: 2027-01-01 }}\n"
+    );
+    let dir = playbook_dir(&[("w.yaml", &waivers)]);
+    let run = run_in(dir.path(), &["check", "good.yaml", "--waivers", "w.yaml"]);
+    assert_refused(&run, "w.yaml:2:", &["not a valid glob"]);
+    let long = "a".repeat(50_000);
+    let waivers = format!(
+        "waivers:\n  - {{ rule: r, subject: \"{long}\", reason: r, approved_by: j, expires: 2027-01-01 }}\n"
+    );
+    let dir = playbook_dir(&[("w.yaml", &waivers)]);
+    let run = run_in(dir.path(), &["check", "good.yaml", "--waivers", "w.yaml"]);
+    assert_refused(&run, "w.yaml:2:", &["too long"]);
+}
