@@ -23,6 +23,10 @@ use crate::diag::Diagnostic;
 
 /// Deeper nesting than this is refused; no trueup file needs more than six.
 pub const MAX_DEPTH: usize = 64;
+/// The largest whole number any count field holds (quantities, cores,
+/// sockets, usage figures, scenario counts): a trillion, far beyond any real
+/// estate, and small enough that sums of millions of them never overflow.
+pub const MAX_COUNT: u64 = 1_000_000_000_000;
 /// Nodes that aliases may copy in one file, in total.
 pub const MAX_ALIAS_NODES: usize = 100_000;
 /// Bytes of scalar text that aliases may copy in one file, in total: one
@@ -644,25 +648,41 @@ impl<'n, 'a> Fields<'n, 'a> {
         self.date(name, sink)
     }
 
-    /// An optional whole number that may not be negative.
+    /// An optional whole number from 0 to [`MAX_COUNT`], written with or
+    /// without quotes (`12`, `"12"`): as for dates, quoting does not change
+    /// what a field means.
     pub fn count(&self, name: &str, sink: &mut Sink) -> Option<u64> {
         let node = self.get(name)?;
         let text = node.as_str().unwrap_or("");
-        let plain = matches!(node.value, Value::Scalar { plain: true, .. });
-        match text.parse::<i64>() {
-            Ok(n) if plain && n >= 0 => Some(n as u64),
-            Ok(n) if plain => {
-                sink.error(
-                    node.pos,
-                    format!("field `{name}` must not be negative, found `{n}`"),
-                );
-                None
-            }
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.strip_prefix('+').unwrap_or(text)),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            sink.error(
+                node.pos,
+                format!(
+                    "field `{name}` must be a whole number, found {}",
+                    node.describe()
+                ),
+            );
+            return None;
+        }
+        let zero = digits.bytes().all(|b| b == b'0');
+        if negative && !zero {
+            sink.error(
+                node.pos,
+                format!("field `{name}` must not be negative, found `{text}`"),
+            );
+            return None;
+        }
+        match digits.parse::<u64>() {
+            Ok(n) if n <= MAX_COUNT => Some(n),
             _ => {
                 sink.error(
                     node.pos,
                     format!(
-                        "field `{name}` must be a whole number, found {}",
+                        "field `{name}` must be at most {MAX_COUNT} (trueup's limit for any count), found {}",
                         node.describe()
                     ),
                 );
@@ -677,12 +697,12 @@ impl<'n, 'a> Fields<'n, 'a> {
         self.count(name, sink)
     }
 
-    /// An optional `true`/`false`.
+    /// An optional `true`/`false`, written with or without quotes.
     pub fn bool(&self, name: &str, sink: &mut Sink) -> Option<bool> {
         let node = self.get(name)?;
-        match (&node.value, node.as_str()) {
-            (Value::Scalar { plain: true, .. }, Some("true" | "True" | "TRUE")) => Some(true),
-            (Value::Scalar { plain: true, .. }, Some("false" | "False" | "FALSE")) => Some(false),
+        match node.as_str() {
+            Some("true" | "True" | "TRUE") => Some(true),
+            Some("false" | "False" | "FALSE") => Some(false),
             _ => {
                 sink.error(
                     node.pos,
