@@ -180,6 +180,31 @@ pub fn read_bounded(
     }
 }
 
+/// The largest policy script trueup reads.
+pub const MAX_SCRIPT_BYTES: u64 = 16 << 20;
+
+/// Reads a policy script, within [`MAX_SCRIPT_BYTES`].
+pub fn read_script(path: &Path) -> std::io::Result<String> {
+    read_to_string_bounded(path, MAX_SCRIPT_BYTES)
+}
+
+/// Reads a UTF-8 text file through [`read_bounded`], as
+/// `std::fs::read_to_string` would but never past `max_bytes`: for inputs
+/// that are not YAML (policy scripts), whose readers report I/O errors.
+pub fn read_to_string_bounded(path: &Path, max_bytes: u64) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind};
+    match read_bounded(path, max_bytes, |_| true) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|_| Error::new(ErrorKind::InvalidData, "file is not valid UTF-8 text")),
+        Err(ReadError::Io(e)) => Err(e),
+        Err(ReadError::IsDirectory) => Err(Error::other("is a directory, not a file")),
+        Err(ReadError::TooLarge { .. } | ReadError::Refused(_)) => Err(Error::other(format!(
+            "file is too large (the limit is {} MiB)",
+            max_bytes >> 20
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod bounded_tests {
     use super::*;

@@ -467,3 +467,21 @@ fn date_arithmetic_out_of_range_is_an_error_at_the_script_line() {
         assert_refused(&run, "bare.rhai:2:", &["date out of range"]);
     }
 }
+
+// Regression: policy scripts were read with no limit either, so a script
+// that is a link to `/dev/zero` read until memory ran out.
+#[cfg(unix)]
+#[test]
+fn dev_zero_as_a_policy_script_is_refused() {
+    let dir = playbook_dir(&[]);
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("policies/zero.rhai"))
+        .expect("symlink");
+    let run = run_in(dir.path(), &["check", "good.yaml"]);
+    assert_refused(&run, "zero.rhai", &["too large"]);
+    let run = run_in(dir.path(), &["lint", "policies"]);
+    assert!(
+        !run.stderr.contains("panicked") && run.code.is_some(),
+        "{}",
+        run.describe()
+    );
+}
