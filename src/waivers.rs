@@ -28,7 +28,7 @@ pub const MAX_GLOB_NESTING: usize = 4;
 /// Checks a glob against the limits above before it is compiled: a glob
 /// past them is refused with a message, never handed to the matcher
 /// compiler, which panics or takes long on patterns far past them.
-fn check_glob(pattern: &str) -> Result<(), String> {
+pub(crate) fn check_glob(pattern: &str) -> Result<(), String> {
     let chars = pattern.chars().count();
     if chars > MAX_GLOB_CHARS {
         return Err(format!(

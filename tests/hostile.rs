@@ -485,3 +485,13 @@ fn dev_zero_as_a_policy_script_is_refused() {
         run.describe()
     );
 }
+
+// Regression: a snapshot glob on the command line went to the same glob
+// compiler as waiver globs, with the same panic on deep alternations.
+#[test]
+fn a_snapshot_glob_nested_thousands_deep_is_refused() {
+    let dir = playbook_dir(&[]);
+    let glob = format!("{}x{}", "{a,".repeat(3000), "}".repeat(3000));
+    let run = run_in(dir.path(), &["position", &glob]);
+    assert_refused(&run, "{a,{a,", &["is not a valid glob: glob is too long"]);
+}

@@ -835,6 +835,16 @@ fn display(v: &Dynamic) -> String {
 mod tests {
     use super::*;
 
+    // Regression: counts were handed to scripts with `as i64`, so a sum
+    // past i64::MAX read as a negative number.
+    #[test]
+    fn counts_never_wrap_into_negative_integers() {
+        assert_eq!(int(u64::MAX).as_int(), Ok(i64::MAX));
+        assert_eq!(int(i64::MAX as u64 + 1).as_int(), Ok(i64::MAX));
+        assert_eq!(int(i64::MAX as u64).as_int(), Ok(i64::MAX));
+        assert_eq!(int(12).as_int(), Ok(12));
+    }
+
     #[test]
     fn plural_forms() {
         assert_eq!(plural(1, "device"), "1 device");
