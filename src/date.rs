@@ -48,11 +48,32 @@ impl Date {
         i64::from(later.0) - i64::from(self.0)
     }
 
-    /// Adds a number of days, saturating at the ends of the supported range.
+    /// The first date trueup knows, 0001-01-01.
+    pub const MIN: Date = Date(-719_162);
+    /// The last date trueup knows, 9999-12-31.
+    pub const MAX: Date = Date(2_932_896);
+
+    /// Adds a number of days, saturating at [`Date::MIN`] and [`Date::MAX`].
     pub fn add_days(self, days: i64) -> Date {
-        let max = i64::from(days_from_civil(9999, 12, 31));
-        let min = i64::from(days_from_civil(1, 1, 1));
-        Date((i64::from(self.0) + days).clamp(min, max) as i32)
+        let day = i64::from(self.0).saturating_add(days);
+        Date(day.clamp(i64::from(Date::MIN.0), i64::from(Date::MAX.0)) as i32)
+    }
+
+    /// Adds a number of days; `None` when the result falls outside
+    /// [`Date::MIN`] to [`Date::MAX`].
+    ///
+    /// ```
+    /// use trueup::date::Date;
+    /// let d = Date::parse("9999-12-30").unwrap();
+    /// assert_eq!(d.checked_add_days(1), Some(Date::MAX));
+    /// assert_eq!(d.checked_add_days(2), None);
+    /// assert_eq!(d.checked_add_days(i64::MAX), None);
+    /// ```
+    pub fn checked_add_days(self, days: i64) -> Option<Date> {
+        let day = i64::from(self.0).checked_add(days)?;
+        (i64::from(Date::MIN.0)..=i64::from(Date::MAX.0))
+            .contains(&day)
+            .then_some(Date(day as i32))
     }
 
     /// The (year, month, day) of this date.
@@ -77,7 +98,7 @@ impl std::ops::Add<i64> for Date {
 impl std::ops::Sub<i64> for Date {
     type Output = Date;
     fn sub(self, days: i64) -> Date {
-        self.add_days(-days)
+        self.add_days(days.saturating_neg())
     }
 }
 
@@ -216,6 +237,35 @@ mod tests {
         ] {
             assert!(Date::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_range_ends_are_the_first_and_last_dates() {
+        assert_eq!(Date::MIN.to_string(), "0001-01-01");
+        assert_eq!(Date::MAX.to_string(), "9999-12-31");
+        assert_eq!(Date::from_ymd(1, 1, 1), Some(Date::MIN));
+        assert_eq!(Date::from_ymd(9999, 12, 31), Some(Date::MAX));
+    }
+
+    // Regression: `date + i64::MAX` overflowed and wrapped to 0001-01-01.
+    #[test]
+    fn day_arithmetic_never_wraps() {
+        let d = Date::parse("2026-11-01").unwrap();
+        assert_eq!(d + i64::MAX, Date::MAX);
+        assert_eq!(d - i64::MAX, Date::MIN);
+        assert_eq!(d + i64::MIN, Date::MIN);
+        assert_eq!(d.checked_add_days(i64::MAX), None);
+        assert_eq!(d.checked_add_days(i64::MIN), None);
+        assert_eq!(Date::MIN.checked_add_days(-1), None);
+        assert_eq!(Date::MIN.checked_add_days(0), Some(Date::MIN));
+        assert_eq!(Date::MAX.checked_add_days(1), None);
+        assert_eq!(
+            Date::MAX
+                .checked_add_days(-1)
+                .map(|d| d.to_string())
+                .as_deref(),
+            Some("9999-12-30")
+        );
     }
 
     #[test]

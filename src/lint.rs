@@ -58,7 +58,7 @@ pub fn lint(root: &Path) -> Result<LintReport, Diagnostic> {
     let mut compile_errors = false;
     let mut rules: Vec<(String, std::path::PathBuf)> = Vec::new();
     for path in files {
-        let source = match std::fs::read_to_string(&path) {
+        let source = match crate::fsutil::read_script(&path) {
             Ok(s) => s,
             Err(e) => {
                 diags.push(Diagnostic::error(

@@ -16,6 +16,56 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::engine::{Finding, WaiverNote};
 use crate::yaml::{self, Fields, Sink, Value};
 
+/// Larger waivers files are refused (read through the one bounded reader).
+pub const MAX_WAIVERS_BYTES: u64 = 16 << 20;
+/// The longest `rule` or `subject` glob, in characters.
+pub const MAX_GLOB_CHARS: usize = 1024;
+/// The most wildcards (`*`, `?`, `[`, `{`) one glob may hold.
+pub const MAX_GLOB_WILDCARDS: usize = 64;
+/// The deepest nesting of `{a,{b,c}}` alternations in one glob.
+pub const MAX_GLOB_NESTING: usize = 4;
+
+/// Checks a glob against the limits above before it is compiled: a glob
+/// past them is refused with a message, never handed to the matcher
+/// compiler, which panics or takes long on patterns far past them.
+pub(crate) fn check_glob(pattern: &str) -> Result<(), String> {
+    let chars = pattern.chars().count();
+    if chars > MAX_GLOB_CHARS {
+        return Err(format!(
+            "glob is too long ({chars} characters; the limit is {MAX_GLOB_CHARS})"
+        ));
+    }
+    let wildcards = pattern
+        .chars()
+        .filter(|c| matches!(c, '*' | '?' | '[' | '{'))
+        .count();
+    if wildcards > MAX_GLOB_WILDCARDS {
+        return Err(format!(
+            "glob has too many wildcards ({wildcards}; the limit is {MAX_GLOB_WILDCARDS} of `*`, `?`, `[` and `{{`)"
+        ));
+    }
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut escaped = false;
+    for c in pattern.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_GLOB_NESTING {
+        return Err(format!(
+            "glob nests alternations {deepest} deep (the limit is {MAX_GLOB_NESTING})"
+        ));
+    }
+    Ok(())
+}
+
 /// One approved exception.
 #[derive(Clone, Debug, Serialize)]
 pub struct Waiver {
@@ -64,7 +114,7 @@ pub struct WaiverSummary {
 impl WaiverSet {
     /// Reads and validates a waivers file, reporting every invalid waiver.
     pub fn load(path: &Path) -> Result<WaiverSet, Diagnostics> {
-        let text = yaml::read_text(path, 16 << 20)?;
+        let text = yaml::read_text(path, MAX_WAIVERS_BYTES)?;
         WaiverSet::parse(path, &text)
     }
 
@@ -117,15 +167,25 @@ impl WaiverSet {
             let approved_by = f.req_str("approved_by", &mut sink);
             let ticket = f.str("ticket", &mut sink);
             let expires = f.req_date("expires", &mut sink);
-            let glob = |field: &str, pattern: &str, sink: &mut Sink| match Glob::new(pattern) {
-                Ok(g) => Some(g.compile_matcher()),
-                Err(e) => {
-                    let pos = f.get(field).map_or(f.pos(), |n| n.pos);
-                    sink.error(
-                        pos,
-                        format!("`{pattern}` is not a valid glob: {}", e.kind()),
-                    );
-                    None
+            let glob = |field: &str, pattern: &str, sink: &mut Sink| {
+                let compiled = check_glob(pattern)
+                    .and_then(|()| Glob::new(pattern).map_err(|e| e.kind().to_string()));
+                match compiled {
+                    Ok(g) => Some(g.compile_matcher()),
+                    Err(why) => {
+                        let pos = f.get(field).map_or(f.pos(), |n| n.pos);
+                        let shown: String = pattern.chars().take(40).collect();
+                        let more = if shown.len() < pattern.len() {
+                            "…"
+                        } else {
+                            ""
+                        };
+                        sink.error(
+                            pos,
+                            format!("field `{field}`: `{shown}{more}` is not a valid glob: {why}"),
+                        );
+                        None
+                    }
                 }
             };
             let rule_glob = rule.and_then(|r| glob("rule", r, &mut sink));
@@ -223,11 +283,12 @@ impl WaiverSet {
     }
 }
 
-/// Finds the waivers file: `--waivers FILE` if given (it must exist), else
+/// Finds the waivers file: `--waivers FILE` if given (it must exist; a
+/// named pipe or a device is read like a file, within the size limit), else
 /// `waivers.yaml` beside the policies folder if present.
 pub fn locate(explicit: Option<&Path>, policies: &Path) -> Result<Option<PathBuf>, Diagnostic> {
     if let Some(p) = explicit {
-        if !p.is_file() {
+        if !p.exists() {
             return Err(Diagnostic::error(p, 0, 0, "waivers file not found"));
         }
         return Ok(Some(p.to_path_buf()));
@@ -237,4 +298,68 @@ pub fn locate(explicit: Option<&Path>, policies: &Path) -> Result<Option<PathBuf
         .map(|d| d.join("waivers.yaml"))
         .filter(|p| p.is_file());
     Ok(beside)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(rule: &str) -> Result<WaiverSet, Diagnostics> {
+        let text = format!(
+            "waivers:\n  - {{ rule: \"{rule}\", reason: r, approved_by: j, expires: 2027-01-01 }}\n"
+        );
+        WaiverSet::parse(Path::new("w.yaml"), &text)
+    }
+
+    fn refused(rule: &str, why: &str) {
+        let d = load(rule).expect_err("refused");
+        assert_eq!(d.0.len(), 1, "{:?}", d.0);
+        assert_eq!(d.0[0].line, 2);
+        assert!(d.0[0].message.contains(why), "{}", d.0[0].message);
+    }
+
+    #[test]
+    fn glob_length_is_capped() {
+        assert!(load(&"a".repeat(MAX_GLOB_CHARS)).is_ok());
+        refused(&"a".repeat(MAX_GLOB_CHARS + 1), "too long");
+    }
+
+    #[test]
+    fn glob_wildcards_are_capped() {
+        assert!(load(&"a*".repeat(MAX_GLOB_WILDCARDS)).is_ok());
+        refused(&"a*".repeat(MAX_GLOB_WILDCARDS + 1), "too many wildcards");
+    }
+
+    // Regression: alternations nested a few thousand deep made the glob
+    // compiler panic ("regex compilation shouldn't fail").
+    #[test]
+    fn glob_nesting_is_capped() {
+        let nested = |n: usize| format!("{}x{}", "{a,".repeat(n), "}".repeat(n));
+        assert!(load(&nested(MAX_GLOB_NESTING)).is_ok());
+        refused(&nested(MAX_GLOB_NESTING + 1), "nests alternations");
+        refused(&nested(5000), "");
+    }
+
+    #[test]
+    fn globs_at_every_limit_compile_and_match() {
+        // As hard as the limits allow: the longest, most wildcards, deepest.
+        let deep = format!(
+            "{}{}{}",
+            "{a,".repeat(MAX_GLOB_NESTING),
+            "*?[ab]".repeat((MAX_GLOB_WILDCARDS - MAX_GLOB_NESTING) / 3),
+            "}".repeat(MAX_GLOB_NESTING)
+        );
+        let long = format!("{}{}", "*".repeat(MAX_GLOB_WILDCARDS), "b".repeat(960));
+        for rule in [deep, long] {
+            assert!(rule.chars().count() <= MAX_GLOB_CHARS);
+            let set = load(&rule).unwrap_or_else(|d| panic!("{rule}: {:?}", d.0));
+            assert!(!set.waivers[0].covers(&"c".repeat(5000), "x"));
+        }
+    }
+
+    #[test]
+    fn an_escaped_brace_does_not_count_as_nesting() {
+        let escaped = format!("{}x", "\\\\{".repeat(MAX_GLOB_NESTING + 1));
+        assert!(load(&escaped).is_ok());
+    }
 }

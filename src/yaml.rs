@@ -7,7 +7,9 @@
 //! time, so a million installations never exist as a generic value tree.
 //!
 //! It must never panic or hang on hostile input: nesting is capped, aliases
-//! are expanded against a budget (no "billion laughs"), and a file holds one
+//! are expanded against a budget of nodes and of bytes (no "billion
+//! laughs", nor one long scalar copied a hundred thousand times), a file
+//! read whole as a tree has a budget of nodes, and a file holds one
 //! document.
 
 use std::borrow::Cow;
@@ -21,8 +23,18 @@ use crate::diag::Diagnostic;
 
 /// Deeper nesting than this is refused; no trueup file needs more than six.
 pub const MAX_DEPTH: usize = 64;
+/// The largest whole number any count field holds (quantities, cores,
+/// sockets, usage figures, scenario counts): a trillion, far beyond any real
+/// estate, and small enough that sums of millions of them never overflow.
+pub const MAX_COUNT: u64 = 1_000_000_000_000;
 /// Nodes that aliases may copy in one file, in total.
 pub const MAX_ALIAS_NODES: usize = 100_000;
+/// Bytes of scalar text that aliases may copy in one file, in total: one
+/// alias of a long scalar copies all of it, so nodes alone do not bound it.
+pub const MAX_ALIAS_BYTES: usize = 16 << 20;
+/// Nodes in a file read whole as one tree (waivers, test cases, scenarios);
+/// a snapshot is read one record at a time and has no such limit.
+pub const MAX_DOCUMENT_NODES: usize = 1_000_000;
 
 /// A 1-based line and column.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -76,16 +88,16 @@ impl<'a> Node<'a> {
         }
     }
 
-    fn size(&self) -> usize {
+    /// Nodes and bytes of scalar text, this node's and all below it.
+    fn size(&self) -> (usize, usize) {
+        let add = |(n, b): (usize, usize), (m, c): (usize, usize)| (n + m, b + c);
         match &self.value {
-            Value::Scalar { .. } => 1,
-            Value::Seq(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
-            Value::Map(pairs) => {
-                1 + pairs
-                    .iter()
-                    .map(|(k, v)| k.size() + v.size())
-                    .sum::<usize>()
-            }
+            Value::Scalar { text, .. } => (1, text.len()),
+            Value::Seq(items) => items.iter().map(Node::size).fold((1, 0), add),
+            Value::Map(pairs) => pairs
+                .iter()
+                .map(|(k, v)| add(k.size(), v.size()))
+                .fold((1, 0), add),
         }
     }
 }
@@ -98,34 +110,91 @@ fn shorten(text: &str) -> String {
     }
 }
 
-/// Reads a whole file's text, refusing what cannot be YAML text.
+/// Reads a whole file's text, refusing what cannot be YAML text, through
+/// [`crate::fsutil::read_bounded`]: never more than `max_bytes`, whatever the
+/// file is, and stopping at the first byte that is not text (invalid UTF-8,
+/// or a NUL or other control character YAML does not allow), so that
+/// `/dev/zero` or `/dev/urandom` is refused at once.
 pub fn read_text(path: &Path, max_bytes: u64) -> Result<String, Diagnostic> {
-    let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
-    if meta.is_dir() {
-        return Err(Diagnostic::error(path, 0, 0, "is a directory, not a file"));
+    use crate::fsutil::{read_bounded, ReadError};
+    // Bytes known to be text, and where the first that is not text is.
+    let mut checked = 0;
+    let mut bad: Option<(usize, NotText)> = None;
+    let result = read_bounded(path, max_bytes, |bytes| {
+        match scan_text(&bytes[checked..]) {
+            Ok(n) => checked += n,
+            Err((at, why)) => bad = Some((checked + at, why)),
+        }
+        bad.is_none()
+    });
+    match result {
+        Ok(bytes) => match bad {
+            // Text throughout, unless it ends in the middle of a character.
+            None if checked == bytes.len() => {
+                Ok(String::from_utf8(bytes).expect("checked as UTF-8 text"))
+            }
+            _ => Err(not_text(path, &bytes[..checked], NotText::Utf8)),
+        },
+        Err(ReadError::Refused(bytes)) => {
+            let (at, why) = bad.expect("refused only at a byte that is not text");
+            Err(not_text(path, &bytes[..at], why))
+        }
+        Err(ReadError::Io(e)) => Err(io_error(path, &e)),
+        Err(ReadError::IsDirectory) => {
+            Err(Diagnostic::error(path, 0, 0, "is a directory, not a file"))
+        }
+        Err(ReadError::TooLarge { size }) => {
+            let size = size.map_or_else(String::new, |s| format!("{} MiB; ", s >> 20));
+            Err(Diagnostic::error(
+                path,
+                0,
+                0,
+                format!(
+                    "file is too large ({size}the limit is {} MiB)",
+                    max_bytes >> 20
+                ),
+            ))
+        }
     }
-    if meta.len() > max_bytes {
-        return Err(Diagnostic::error(
-            path,
-            0,
-            0,
-            format!(
-                "file is too large ({} MiB; the limit is {} MiB)",
-                meta.len() >> 20,
-                max_bytes >> 20
-            ),
-        ));
+}
+
+/// Why bytes are not YAML text.
+#[derive(Clone, Copy)]
+enum NotText {
+    Utf8,
+    Control,
+}
+
+/// How many bytes at the start of `bytes` are text (a character cut off at
+/// the end is left for the next chunk), or where the first that is not is.
+fn scan_text(bytes: &[u8]) -> Result<usize, (usize, NotText)> {
+    let (valid, invalid) = match std::str::from_utf8(bytes) {
+        Ok(s) => (s.len(), false),
+        Err(e) => (e.valid_up_to(), e.error_len().is_some()),
+    };
+    // YAML allows no C0 control character but tab, line feed and carriage
+    // return; `/dev/zero` is nothing but NULs.
+    let control = bytes[..valid]
+        .iter()
+        .position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'));
+    match (control, invalid) {
+        (Some(at), _) => Err((at, NotText::Control)),
+        (None, true) => Err((valid, NotText::Utf8)),
+        (None, false) => Ok(valid),
     }
-    let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
-    String::from_utf8(bytes).map_err(|e| {
-        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = good.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
-        let col = std::str::from_utf8(
-            &good[good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..],
-        )
-        .map_or(0, |s| s.chars().count() as u32 + 1);
-        Diagnostic::error(path, line, col, "file is not valid UTF-8 text")
-    })
+}
+
+/// The error for bytes that are not text right after `good`.
+fn not_text(path: &Path, good: &[u8], why: NotText) -> Diagnostic {
+    let line = good.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+    let col =
+        std::str::from_utf8(&good[good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..])
+            .map_or(0, |s| s.chars().count() as u32 + 1);
+    let message = match why {
+        NotText::Utf8 => "file is not valid UTF-8 text",
+        NotText::Control => "file is not YAML text: it holds a control character (such as NUL)",
+    };
+    Diagnostic::error(path, line, col, message)
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
@@ -151,6 +220,10 @@ pub struct Reader<'a, 'p> {
     peeked: Option<(Event<'a>, Span)>,
     anchors: HashMap<usize, Node<'a>>,
     alias_nodes: usize,
+    alias_bytes: usize,
+    /// Nodes read so far, and how many may be.
+    nodes: usize,
+    max_nodes: usize,
     started: bool,
     /// Lines before `text` in its file, when `text` is a piece of it.
     line_offset: u32,
@@ -170,6 +243,9 @@ impl<'a, 'p> Reader<'a, 'p> {
             peeked: None,
             anchors: HashMap::new(),
             alias_nodes: 0,
+            alias_bytes: 0,
+            nodes: 0,
+            max_nodes: usize::MAX,
             started: false,
             line_offset: first_line.saturating_sub(1),
         }
@@ -337,6 +413,16 @@ impl<'a, 'p> Reader<'a, 'p> {
         if depth > MAX_DEPTH {
             return Err(self.error(pos, format!("nesting is deeper than {MAX_DEPTH} levels")));
         }
+        self.nodes += 1;
+        if self.nodes > self.max_nodes {
+            return Err(self.error(
+                pos,
+                format!(
+                    "the file has more than {} YAML values; trueup reads at most that many in one file of this kind",
+                    self.max_nodes
+                ),
+            ));
+        }
         let (value, anchor) = match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let plain = style == ScalarStyle::Plain && tag.is_none();
@@ -389,11 +475,22 @@ impl<'a, 'p> Reader<'a, 'p> {
         let Some(target) = self.anchors.get(&id) else {
             return Err(self.error(pos, "alias names no anchor defined before it"));
         };
-        self.alias_nodes += target.size();
+        let (nodes, bytes) = target.size();
+        self.alias_nodes += nodes;
+        self.alias_bytes += bytes;
         if self.alias_nodes > MAX_ALIAS_NODES {
             return Err(self.error(
                 pos,
                 format!("aliases expand to more than {MAX_ALIAS_NODES} nodes; refusing a possible alias bomb"),
+            ));
+        }
+        if self.alias_bytes > MAX_ALIAS_BYTES {
+            return Err(self.error(
+                pos,
+                format!(
+                    "aliases expand to more than {} MiB of text; refusing a possible alias bomb",
+                    MAX_ALIAS_BYTES >> 20
+                ),
             ));
         }
         let mut node = target.clone();
@@ -403,8 +500,11 @@ impl<'a, 'p> Reader<'a, 'p> {
 }
 
 /// Reads one small YAML file (waivers, test cases, scenarios) as a node tree.
+/// At most [`MAX_DOCUMENT_NODES`] values are read.
 pub fn parse_document<'a>(file: &Path, text: &'a str) -> Result<Option<Node<'a>>, Diagnostic> {
-    Reader::new(file, text).document()
+    let mut reader = Reader::new(file, text);
+    reader.max_nodes = MAX_DOCUMENT_NODES;
+    reader.document()
 }
 
 /// Typed reading of mappings into records, collecting every problem.
@@ -557,25 +657,41 @@ impl<'n, 'a> Fields<'n, 'a> {
         self.date(name, sink)
     }
 
-    /// An optional whole number that may not be negative.
+    /// An optional whole number from 0 to [`MAX_COUNT`], written with or
+    /// without quotes (`12`, `"12"`): as for dates, quoting does not change
+    /// what a field means.
     pub fn count(&self, name: &str, sink: &mut Sink) -> Option<u64> {
         let node = self.get(name)?;
         let text = node.as_str().unwrap_or("");
-        let plain = matches!(node.value, Value::Scalar { plain: true, .. });
-        match text.parse::<i64>() {
-            Ok(n) if plain && n >= 0 => Some(n as u64),
-            Ok(n) if plain => {
-                sink.error(
-                    node.pos,
-                    format!("field `{name}` must not be negative, found `{n}`"),
-                );
-                None
-            }
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.strip_prefix('+').unwrap_or(text)),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            sink.error(
+                node.pos,
+                format!(
+                    "field `{name}` must be a whole number, found {}",
+                    node.describe()
+                ),
+            );
+            return None;
+        }
+        let zero = digits.bytes().all(|b| b == b'0');
+        if negative && !zero {
+            sink.error(
+                node.pos,
+                format!("field `{name}` must not be negative, found `{text}`"),
+            );
+            return None;
+        }
+        match digits.parse::<u64>() {
+            Ok(n) if n <= MAX_COUNT => Some(n),
             _ => {
                 sink.error(
                     node.pos,
                     format!(
-                        "field `{name}` must be a whole number, found {}",
+                        "field `{name}` must be at most {MAX_COUNT} (trueup's limit for any count), found {}",
                         node.describe()
                     ),
                 );
@@ -590,12 +706,12 @@ impl<'n, 'a> Fields<'n, 'a> {
         self.count(name, sink)
     }
 
-    /// An optional `true`/`false`.
+    /// An optional `true`/`false`, written with or without quotes.
     pub fn bool(&self, name: &str, sink: &mut Sink) -> Option<bool> {
         let node = self.get(name)?;
-        match (&node.value, node.as_str()) {
-            (Value::Scalar { plain: true, .. }, Some("true" | "True" | "TRUE")) => Some(true),
-            (Value::Scalar { plain: true, .. }, Some("false" | "False" | "FALSE")) => Some(false),
+        match node.as_str() {
+            Some("true" | "True" | "TRUE") => Some(true),
+            Some("false" | "False" | "FALSE") => Some(false),
             _ => {
                 sink.error(
                     node.pos,
@@ -694,6 +810,46 @@ mod tests {
         }
         let err = parse(&text).unwrap_err();
         assert!(err.message.contains("alias bomb"), "{}", err.message);
+    }
+
+    /// A document whose aliases copy `copies` times a double-quoted
+    /// (owned) scalar of `len` bytes.
+    fn aliased_scalar(len: usize, copies: usize) -> String {
+        let mut text = format!("a: &big \"{}\\t\"\nb: [", "x".repeat(len - 1));
+        text.push_str(&vec!["*big"; copies].join(", "));
+        text.push_str("]\n");
+        text
+    }
+
+    // Regression: the alias budget counted nodes only, so a hundred
+    // thousand aliases of one long scalar copied gigabytes of text.
+    #[test]
+    fn alias_copies_of_text_are_capped_in_bytes() {
+        let len = 1 << 20;
+        let fits = MAX_ALIAS_BYTES / len;
+        let text = aliased_scalar(len, fits);
+        let node = parse(&text).unwrap().unwrap();
+        let Value::Map(pairs) = &node.value else {
+            panic!("not a map")
+        };
+        let Value::Seq(copies) = &pairs[1].1.value else {
+            panic!("not a seq")
+        };
+        assert_eq!(copies.len(), fits);
+        assert_eq!(copies[0].as_str().map(str::len), Some(len));
+        let err = parse(&aliased_scalar(len, fits + 1)).unwrap_err();
+        assert!(err.message.contains("MiB of text"), "{}", err.message);
+        assert_eq!(err.line, 2);
+    }
+
+    #[test]
+    fn a_document_read_whole_has_a_node_budget() {
+        // A list of n scalars under a key is n + 3 nodes: the mapping, the
+        // key, the list and its items.
+        let list = |n: usize| format!("a: [{}]\n", vec!["x"; n].join(","));
+        assert!(parse(&list(MAX_DOCUMENT_NODES - 3)).is_ok());
+        let err = parse(&list(MAX_DOCUMENT_NODES - 2)).unwrap_err();
+        assert!(err.message.contains("YAML values"), "{}", err.message);
     }
 
     #[test]

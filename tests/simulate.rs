@@ -829,3 +829,85 @@ fn fail_on_sets_which_unmet_expectations_fail_the_run() {
         high.stdout
     );
 }
+
+// Regression: an `install` with a `count` near i64::MAX panicked allocating
+// its devices, and one of 30 million ran for ever. A count is at most
+// 100,000 per event, at the count's column.
+#[test]
+fn an_event_count_is_at_most_the_limit() {
+    let s = Scratch::new();
+    // At the limit the count is read; the uninstall then fails on what the
+    // snapshot holds, which shows the count got through.
+    let run =
+        s.simulate_text("  - { on: 2026-03-02, uninstall: { product: cad, count: 100000 } }\n");
+    assert_eq!(
+        errors(&run),
+        ["error: s.yaml:6:5: cannot uninstall `cad` from 100000 devices: on 2026-03-02 it is installed on 9 devices"],
+        "{}",
+        run.describe()
+    );
+    for (kind, col) in [("install", 55), ("uninstall", 57)] {
+        for count in ["100001", "9223372036854775807", "30000000"] {
+            let run = s.simulate_text(&format!(
+                "  - {{ on: 2026-03-02, {kind}: {{ product: cad, count: {count}, }} }}\n"
+            ));
+            let msg = if count.len() > 13 {
+                format!("error: s.yaml:6:{col}: field `count` must be at most 1000000000000 (trueup's limit for any count), found `{count}`")
+            } else {
+                format!("error: s.yaml:6:{col}: field `count` must be at most 100000 in one event, found `{count}`")
+            };
+            assert_eq!(errors(&run), [msg.as_str()], "{}", run.describe());
+        }
+    }
+}
+
+#[test]
+fn a_scenario_adds_at_most_a_million_installations() {
+    let s = Scratch::new();
+    // `ghost` is unknown, so nothing is generated: the limit is checked as
+    // the file is read, before any event is resolved.
+    let event = "  - { on: 2026-03-02, install: { product: ghost, count: 100000 } }\n";
+    let run = s.simulate_text(&event.repeat(10));
+    let errs = errors(&run);
+    assert_eq!(errs.len(), 10, "{}", run.describe());
+    assert!(
+        errs.iter().all(|e| e.contains("unknown product `ghost`")),
+        "{}",
+        run.describe()
+    );
+    let run = s.simulate_text(&event.repeat(12));
+    let errs = errors(&run);
+    let over: Vec<&&str> = errs.iter().filter(|e| !e.contains("ghost")).collect();
+    assert_eq!(
+        over,
+        [&"error: s.yaml:16:5: the `install` events add more than 1000000 installations in all (1100000 with this one); a scenario adds at most that many"],
+        "reported once, at the event past the limit\n{}",
+        run.describe()
+    );
+    // The events within the limit are still checked.
+    assert_eq!(errs.len(), 11, "{}", run.describe());
+}
+
+// Regression: a thousand `install` events in a month took many seconds, as
+// every event rebuilt the inventory's lookups. Events of one date are applied
+// together and evaluated once: 2,000 events over a month are at most one
+// evaluation per day (and one per deadline), and finish well inside the
+// hang guard.
+#[test]
+fn two_thousand_events_in_a_month_evaluate_once_a_day() {
+    let events: String = (0..2000)
+        .map(|i| {
+            format!(
+                "  - {{ on: 2026-03-{:02}, install: {{ product: cad, count: 1, environment: prod }} }}\n",
+                1 + i * 30 / 2000
+            )
+        })
+        .collect();
+    let sim = passing(&events);
+    let evaluations = sim["evaluations"].as_array().expect("evaluations").len();
+    // The baseline and each of the 30 event dates; deadlines fall on them.
+    assert!(evaluations <= 31 + 5, "{evaluations} evaluations\n{sim:#}");
+    assert_eq!(sim["events"].as_array().map(Vec::len), Some(2000));
+    let cad = finding(&sim, "over:product:cad");
+    assert_eq!(cad["peak_shortfall"], 2000 + 9 - 10, "{cad:#}");
+}

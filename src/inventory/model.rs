@@ -417,6 +417,35 @@ impl Snapshot {
         self.index = index;
     }
 
+    /// Adds a device and its lookup (a repeated id keeps the first, as on
+    /// load), without rebuilding any other lookup.
+    pub fn push_device(&mut self, d: Device) {
+        self.index.devices.entry(d.id).or_insert(self.devices.len());
+        self.devices.push(d);
+    }
+
+    /// Adds a user and its lookup, as [`Snapshot::push_device`] does.
+    pub fn push_user(&mut self, u: User) {
+        self.index.users.entry(u.id).or_insert(self.users.len());
+        self.users.push(u);
+    }
+
+    /// Indexes the entitlement last pushed onto [`Snapshot::entitlements`]:
+    /// its contract, its id and its product's list, and nothing else.
+    pub fn index_last_entitlement(&mut self) {
+        let ix = self.entitlements.len() - 1;
+        let e = &mut self.entitlements[ix];
+        if let Some(&c) = self.index.contracts.get(&e.contract) {
+            e.contract_ix = c;
+        }
+        self.index.entitlements.entry(e.id).or_insert(ix);
+        self.index
+            .entitlements_by_product
+            .entry(e.product)
+            .or_default()
+            .push(ix);
+    }
+
     /// The text of an interned id.
     pub fn str(&self, sym: Sym) -> &str {
         self.strings.resolve(sym)

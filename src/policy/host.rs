@@ -249,8 +249,7 @@ impl Inventory {
         m.insert("true_up".into(), opt_date(c.true_up));
         m.insert(
             "audit_notice_days".into(),
-            c.audit_notice_days
-                .map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
+            c.audit_notice_days.map_or(Dynamic::UNIT, int),
         );
         let envs: Array = c
             .exempt_environments
@@ -273,7 +272,7 @@ impl Inventory {
             "metric".into(),
             Dynamic::from(ImmutableString::from(e.metric.as_str())),
         );
-        m.insert("quantity".into(), Dynamic::from(e.quantity as i64));
+        m.insert("quantity".into(), int(e.quantity));
         m.insert("start".into(), opt_date(e.start));
         m.insert("end".into(), opt_date(e.end));
         m.insert("maintenance_end".into(), opt_date(e.maintenance_end));
@@ -289,14 +288,8 @@ impl Inventory {
         let mut m = Map::new();
         m.insert("id".into(), self.text(d.id));
         m.insert("environment".into(), self.opt_text(d.environment));
-        m.insert(
-            "cores".into(),
-            d.cores.map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
-        );
-        m.insert(
-            "sockets".into(),
-            d.sockets.map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
-        );
+        m.insert("cores".into(), d.cores.map_or(Dynamic::UNIT, int));
+        m.insert("sockets".into(), d.sockets.map_or(Dynamic::UNIT, int));
         m.insert("virtual_host".into(), self.opt_text(d.virtual_host));
         m.insert("primary_user".into(), self.opt_text(d.primary_user));
         m.insert("line".into(), Dynamic::from(i64::from(d.line)));
@@ -336,13 +329,11 @@ impl Inventory {
         );
         m.insert(
             "peak_concurrent".into(),
-            u.peak_concurrent
-                .map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
+            u.peak_concurrent.map_or(Dynamic::UNIT, int),
         );
         m.insert(
             "active_users".into(),
-            u.active_users
-                .map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
+            u.active_users.map_or(Dynamic::UNIT, int),
         );
         m.insert("line".into(), Dynamic::from(i64::from(u.line)));
         m
@@ -377,18 +368,11 @@ impl Inventory {
             "metric".into(),
             Dynamic::from(ImmutableString::from(p.metric.as_str())),
         );
-        m.insert(
-            "entitled".into(),
-            p.entitled
-                .map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
-        );
+        m.insert("entitled".into(), p.entitled.map_or(Dynamic::UNIT, int));
         m.insert("unlimited".into(), Dynamic::from(p.entitled.is_none()));
-        m.insert("consumed".into(), Dynamic::from(p.consumed as i64));
-        m.insert("shortfall".into(), Dynamic::from(p.shortfall as i64));
-        m.insert(
-            "surplus".into(),
-            p.surplus.map_or(Dynamic::UNIT, |n| Dynamic::from(n as i64)),
-        );
+        m.insert("consumed".into(), int(p.consumed));
+        m.insert("shortfall".into(), int(p.shortfall));
+        m.insert("surplus".into(), p.surplus.map_or(Dynamic::UNIT, int));
         m.insert(
             "utilization".into(),
             p.utilization.map_or(Dynamic::UNIT, Dynamic::from_float),
@@ -449,6 +433,12 @@ impl Inventory {
     }
 }
 
+/// A count as a script integer: never wrapped into a negative number (Rhai
+/// integers are `i64`; a larger count reads as `i64::MAX`).
+fn int(n: u64) -> Dynamic {
+    Dynamic::from(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
 fn opt_date(d: Option<Date>) -> Dynamic {
     d.map_or(Dynamic::UNIT, Dynamic::from)
 }
@@ -459,6 +449,12 @@ fn maps<T>(items: &[T], f: impl Fn(&T) -> Map) -> Array {
 
 fn or_unit(m: Option<Map>) -> Dynamic {
     m.map_or(Dynamic::UNIT, Dynamic::from)
+}
+
+/// Day arithmetic past 0001-01-01 or 9999-12-31 is an error at the script
+/// line, never a date that wrapped around.
+fn out_of_range(d: Date, op: &str, n: i64) -> Box<EvalAltResult> {
+    format!("date out of range: `{d} {op} {n}` is not between 0001-01-01 and 9999-12-31").into()
 }
 
 fn bad_date(s: &str) -> Box<EvalAltResult> {
@@ -484,10 +480,19 @@ fn register_dates(engine: &mut Engine) {
             Date::parse(s).ok_or_else(|| bad_date(s))
         })
         .register_fn("days", |n: i64| n)
-        .register_fn("weeks", |n: i64| n * 7)
+        .register_fn("weeks", |n: i64| -> Fallible<i64> {
+            n.checked_mul(7)
+                .ok_or_else(|| format!("date out of range: `weeks({n})`").into())
+        })
         .register_fn("days_between", |a: Date, b: Date| a.days_until(b))
-        .register_fn("+", |d: Date, n: i64| d + n)
-        .register_fn("-", |d: Date, n: i64| d - n)
+        .register_fn("+", |d: Date, n: i64| -> Fallible<Date> {
+            d.checked_add_days(n).ok_or_else(|| out_of_range(d, "+", n))
+        })
+        .register_fn("-", |d: Date, n: i64| -> Fallible<Date> {
+            n.checked_neg()
+                .and_then(|m| d.checked_add_days(m))
+                .ok_or_else(|| out_of_range(d, "-", n))
+        })
         .register_fn("-", |a: Date, b: Date| b.days_until(a))
         .register_fn("==", |a: Date, b: Date| a == b)
         .register_fn("!=", |a: Date, b: Date| a != b)
@@ -829,6 +834,16 @@ fn display(v: &Dynamic) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Regression: counts were handed to scripts with `as i64`, so a sum
+    // past i64::MAX read as a negative number.
+    #[test]
+    fn counts_never_wrap_into_negative_integers() {
+        assert_eq!(int(u64::MAX).as_int(), Ok(i64::MAX));
+        assert_eq!(int(i64::MAX as u64 + 1).as_int(), Ok(i64::MAX));
+        assert_eq!(int(i64::MAX as u64).as_int(), Ok(i64::MAX));
+        assert_eq!(int(12).as_int(), Ok(12));
+    }
 
     #[test]
     fn plural_forms() {

@@ -93,7 +93,7 @@ impl Playbook {
         let mut modules = Vec::new();
         let mut hasher = Sha256::new();
         for path in files {
-            let source = match std::fs::read_to_string(&path) {
+            let source = match crate::fsutil::read_script(&path) {
                 Ok(s) => s,
                 Err(e) => {
                     diags.push(Diagnostic::error(

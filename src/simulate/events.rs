@@ -12,6 +12,7 @@ use std::path::Path;
 
 use crate::date::Date;
 use crate::diag::Diagnostic;
+use crate::inventory::model::SymMap;
 use crate::inventory::model::{Device, Entitlement, Installation, Usage, User};
 use crate::inventory::{Metric, Snapshot, Sym};
 use crate::waivers::Waiver;
@@ -111,23 +112,21 @@ pub fn resolve_all(
     scenario: &Scenario,
     snapshot: &Snapshot,
 ) -> Result<Vec<Event>, Vec<Diagnostic>> {
-    let mut scratch = snapshot.clone();
+    let mut scratch = Scratch::new(snapshot.clone());
     let mut names = Names::default();
     let mut events = Vec::with_capacity(scenario.events.len());
     let mut diags = Vec::new();
     for spec in &scenario.events {
         let mut r = Resolver {
             file: &scenario.file,
-            snap: &scratch,
+            snap: &scratch.snap,
+            scratch: &scratch,
             names: &mut names,
             diags: Vec::new(),
         };
         match r.event(spec) {
             Some(event) if r.diags.is_empty() => {
-                apply(&mut scratch, &event.change, event.on);
-                if event.change.reindexes() {
-                    scratch.reindex();
-                }
+                scratch.apply(&event.change, event.on);
                 events.push(event);
             }
             _ => diags.extend(r.diags),
@@ -245,16 +244,165 @@ pub fn apply(snap: &mut Snapshot, change: &Change, on: Date) {
                     u.peak_concurrent = peak_concurrent.or(u.peak_concurrent);
                     u.active_users = active_users.or(u.active_users);
                 }
-                None => snap.usage.push(Usage {
-                    product,
-                    period: period.clone(),
-                    peak_concurrent: *peak_concurrent,
-                    active_users: *active_users,
-                    line: 0,
-                }),
+                None => {
+                    // In place in the sorted list, so `usage_of` needs no reindex.
+                    let at = snap
+                        .usage
+                        .partition_point(|u| (u.product, &u.period) < (product, period));
+                    snap.usage.insert(
+                        at,
+                        Usage {
+                            product,
+                            period: period.clone(),
+                            peak_concurrent: *peak_concurrent,
+                            active_users: *active_users,
+                            line: 0,
+                        },
+                    );
+                }
             }
         }
         Change::Waive(_) => {}
+    }
+}
+
+/// The inventory as the events so far left it, for checking the next one.
+///
+/// Each event costs what it changes: new devices, users and entitlements
+/// join the snapshot's lookups one by one, and the installations events add
+/// or remove are kept beside the snapshot's own, which stay as they are, so
+/// no event rebuilds or re-sorts the snapshot.
+struct Scratch {
+    snap: Snapshot,
+    /// Product → `(date, device)` the events installed it on, in order.
+    added: SymMap<Vec<(Date, Sym)>>,
+    /// `(product, device)` pairs of the snapshot's own installations that
+    /// events removed.
+    removed: HashSet<(Sym, Sym)>,
+}
+
+impl Scratch {
+    fn new(snap: Snapshot) -> Scratch {
+        Scratch {
+            snap,
+            added: SymMap::default(),
+            removed: HashSet::new(),
+        }
+    }
+
+    /// The snapshot's own installations of `product` still in place.
+    fn own(&self, product: Sym) -> impl DoubleEndedIterator<Item = &Installation> {
+        self.snap
+            .installations_of(product)
+            .iter()
+            .filter(move |i| !self.removed.contains(&(product, i.device)))
+    }
+
+    fn added(&self, product: Sym) -> &[(Date, Sym)] {
+        self.added.get(&product).map_or(&[], Vec::as_slice)
+    }
+
+    fn is_installed(&self, product: Sym) -> bool {
+        !self.added(product).is_empty() || self.own(product).next().is_some()
+    }
+
+    fn has_product(&self, device: Sym, product: Sym) -> bool {
+        self.added(product).iter().any(|&(_, d)| d == device)
+            || self.own(product).any(|i| i.device == device)
+    }
+
+    /// Whether any installation of any product is on `device`.
+    fn has_any(&self, device: Sym) -> bool {
+        self.added.values().flatten().any(|&(_, d)| d == device)
+            || self
+                .snap
+                .installations
+                .iter()
+                .any(|i| i.device == device && !self.removed.contains(&(i.product, device)))
+    }
+
+    /// Up to `n` distinct devices with `product`, the most recently
+    /// installed first: the order the snapshot's installations would have,
+    /// sorted by date then line, had the events' been added to them (an
+    /// event's installations have line 0, before the file's on that date).
+    fn most_recent(&self, product: Sym, n: usize) -> Vec<Sym> {
+        let mut own = self.own(product).rev().peekable();
+        let mut added = self.added(product).iter().rev().peekable();
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        while out.len() < n {
+            let take_added = match (own.peek(), added.peek()) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some(i), Some(&&(on, _))) => (Some(on), 0) > (i.installed_on, i.line),
+            };
+            let device = if take_added {
+                added.next().map(|&(_, d)| d)
+            } else {
+                own.next().map(|i| i.device)
+            };
+            if let Some(d) = device.filter(|&d| seen.insert(d)) {
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    /// Applies a change, keeping every lookup current.
+    fn apply(&mut self, change: &Change, on: Date) {
+        let snap = &mut self.snap;
+        match change {
+            Change::Install {
+                product,
+                placements,
+                ..
+            } => {
+                let product = snap.strings.intern(product);
+                for p in placements {
+                    let device = snap.strings.intern(&p.device);
+                    if let Some(new) = p.new.as_ref().filter(|n| n.listed) {
+                        let user = snap.strings.intern(&new.user);
+                        let environment =
+                            new.environment.as_deref().map(|e| snap.strings.intern(e));
+                        snap.push_user(User {
+                            id: user,
+                            active: true,
+                            line: 0,
+                        });
+                        snap.push_device(Device {
+                            id: device,
+                            environment,
+                            cores: new.cores,
+                            sockets: new.sockets,
+                            virtual_host: None,
+                            primary_user: Some(user),
+                            line: 0,
+                        });
+                    }
+                    self.added.entry(product).or_default().push((on, device));
+                }
+            }
+            Change::Uninstall { product, devices } => {
+                let Some(product) = snap.sym(product) else {
+                    return;
+                };
+                let devices: HashSet<Sym> = devices.iter().filter_map(|d| snap.sym(d)).collect();
+                if let Some(list) = self.added.get_mut(&product) {
+                    list.retain(|(_, d)| !devices.contains(d));
+                }
+                self.removed
+                    .extend(devices.into_iter().map(|d| (product, d)));
+            }
+            Change::Purchase(_) => {
+                apply(snap, change, on);
+                snap.index_last_entitlement();
+            }
+            Change::Usage { .. } | Change::Terminate { .. } | Change::Expire { .. } => {
+                apply(snap, change, on)
+            }
+            Change::Waive(_) => {}
+        }
     }
 }
 
@@ -283,7 +431,9 @@ impl Names {
 
 struct Resolver<'a> {
     file: &'a Path,
+    /// `scratch.snap`.
     snap: &'a Snapshot,
+    scratch: &'a Scratch,
     names: &'a mut Names,
     diags: Vec<Diagnostic>,
 }
@@ -299,7 +449,7 @@ impl Resolver<'_> {
         let snap = self.snap;
         let sym = snap.sym(&id.text).filter(|&s| {
             snap.product(s).is_some()
-                || !snap.installations_of(s).is_empty()
+                || self.scratch.is_installed(s)
                 || !snap.usage_of(s).is_empty()
         });
         if sym.is_none() {
@@ -343,10 +493,7 @@ impl Resolver<'_> {
     }
 
     fn has_product(&self, device: Sym, product: Sym) -> bool {
-        self.snap
-            .installations_of(product)
-            .iter()
-            .any(|i| i.device == device)
+        self.scratch.has_product(device, product)
     }
 
     fn event(&mut self, spec: &EventSpec) -> Option<Event> {
@@ -355,9 +502,9 @@ impl Resolver<'_> {
             Action::Install(i) => {
                 let name = &i.product.text;
                 let product = if i.new_product {
-                    let known = snap.sym(name).filter(|&s| {
-                        snap.product(s).is_some() || !snap.installations_of(s).is_empty()
-                    });
+                    let known = snap
+                        .sym(name)
+                        .filter(|&s| snap.product(s).is_some() || self.scratch.is_installed(s));
                     if known.is_some() {
                         self.error(i.product.pos, format!("product `{name}` is already in the snapshot; `new_product: true` is for a product it has never seen"));
                         return None;
@@ -444,15 +591,7 @@ impl Resolver<'_> {
                 let devices: Vec<String> = match &u.target {
                     Target::Count(n) => {
                         // The most recently installed go first.
-                        let mut seen = HashSet::new();
-                        let picked: Vec<Sym> = snap
-                            .installations_of(product)
-                            .iter()
-                            .rev()
-                            .filter(|i| seen.insert(i.device))
-                            .take(*n as usize)
-                            .map(|i| i.device)
-                            .collect();
+                        let picked = self.scratch.most_recent(product, *n as usize);
                         if (picked.len() as u64) < *n {
                             self.error(
                                 spec.pos,
@@ -472,10 +611,7 @@ impl Resolver<'_> {
                         for d in ids {
                             match snap.sym(&d.text) {
                                 Some(s) if self.has_product(s, product) => {}
-                                Some(s)
-                                    if snap.device(s).is_some()
-                                        || snap.installations.iter().any(|i| i.device == s) =>
-                                {
+                                Some(s) if snap.device(s).is_some() || self.scratch.has_any(s) => {
                                     self.error(
                                         d.pos,
                                         format!(

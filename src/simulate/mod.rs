@@ -65,7 +65,9 @@ pub fn prepare(path: &Path, snapshots: &mut Snapshots) -> Result<Prepared, Diagn
     let Some(scenario) = scenario else {
         return Err(sorted(diags, path));
     };
-    let snapshot = if scenario.snapshot.is_file() {
+    // Anything that exists is read, within the snapshot size limit: a
+    // directory or a device is refused by the reader with its own message.
+    let snapshot = if scenario.snapshot.exists() {
         match snapshots.load(&scenario.snapshot) {
             Ok(s) => Some(s),
             Err(d) => {

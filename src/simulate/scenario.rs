@@ -21,6 +21,11 @@ use super::expect::{self, Expectation};
 pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
 /// The longest window a scenario may cover, in days (ten years).
 pub const MAX_DAYS: i64 = 3653;
+/// The largest `count` of one `install` or `uninstall` event.
+pub const MAX_EVENT_COUNT: u64 = 100_000;
+/// The most installations the `install` events of one scenario may add in
+/// all (each makes a device, a user and an installation in memory).
+pub const MAX_SCENARIO_INSTALLS: u64 = 1_000_000;
 
 const TOP: &[&str] = &[
     "name",
@@ -213,10 +218,31 @@ fn parse(path: &Path, text: &str, root: &Node, sink: &mut Sink) -> Option<Scenar
     match top.get("events").map(|n| (n, &n.value)) {
         Some((_, Value::Seq(items))) => {
             let mut last: Option<(Date, u32)> = None;
+            let mut installs = 0u64;
             for item in items {
                 let Some(e) = event(path, text, item, sink) else {
                     continue;
                 };
+                if let Action::Install(i) = &e.action {
+                    let added = match &i.target {
+                        Target::Count(n) => *n,
+                        Target::Devices(ids) => ids.len() as u64,
+                    };
+                    installs += added;
+                    // Reported once, at the event that passes the limit.
+                    if installs > MAX_SCENARIO_INSTALLS && installs - added <= MAX_SCENARIO_INSTALLS
+                    {
+                        sink.error(
+                            e.pos,
+                            format!(
+                                "the `install` events add more than {MAX_SCENARIO_INSTALLS} installations in all ({installs} with this one); a scenario adds at most that many"
+                            ),
+                        );
+                    }
+                    if installs > MAX_SCENARIO_INSTALLS {
+                        continue;
+                    }
+                }
                 if let Some((s, u)) = window {
                     if e.on < s || e.on > u {
                         sink.error(
@@ -385,6 +411,15 @@ fn target(f: &Fields, what: &str, sink: &mut Sink) -> Option<Target> {
             sink.error(n.pos, "field `count` must be at least 1");
             None
         }
+        (Some(c), None, Some(n)) if c > MAX_EVENT_COUNT => {
+            sink.error(
+                n.pos,
+                format!(
+                    "field `count` must be at most {MAX_EVENT_COUNT} in one event, found `{c}`"
+                ),
+            );
+            None
+        }
         (Some(n), None, _) => Some(Target::Count(n)),
         (None, Some(Some(devices)), _) if devices.is_empty() => {
             sink.error(f.pos(), format!("{what} names no devices"));
@@ -467,7 +502,9 @@ fn action(
             let sockets = f.count("sockets", sink);
             let discovered_by = f.str("discovered_by", sink).map(str::to_string);
             // Devices that already exist keep what the inventory says of them.
-            let describes_new = matches!(target, Some(Target::Count(_))) && listed;
+            // Judged from the fields written, so a bad `count` is not also
+            // reported here.
+            let describes_new = f.get("count").is_some() && f.get("devices").is_none() && listed;
             for field in ["environment", "cores", "sockets"] {
                 if let (Some(n), false) = (f.get(field), describes_new) {
                     sink.error(
