@@ -143,11 +143,19 @@ pub fn load_all(paths: &[PathBuf]) -> (Vec<Arc<Snapshot>>, Vec<Diagnostic>) {
     (snaps, errors)
 }
 
-/// Prints diagnostics to stderr.
+/// Prints diagnostics to stderr, with no control character of the input.
 pub fn print_diagnostics(diags: &[Diagnostic]) {
     let mut err = std::io::stderr().lock();
     for d in diags {
-        let _ = writeln!(err, "{d}");
+        // Messages quote the input: one of its newlines must not start a line.
+        let line = |s: &str| crate::report::escape::line(s).into_owned();
+        let shown = Diagnostic {
+            message: line(&d.message),
+            source_line: d.source_line.as_deref().map(line),
+            notes: d.notes.iter().map(|n| line(n)).collect(),
+            ..d.clone()
+        };
+        let _ = writeln!(err, "{}", crate::report::escape::text(&shown.to_string()));
     }
 }
 

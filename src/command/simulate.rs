@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::report::escape;
 use clap::{Args, ValueEnum};
 
 use super::{emit, print_diagnostics, Common};
@@ -80,13 +81,14 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<u8> {
     if args.format != Format::Text || args.output.is_some() {
         for sim in &failed {
             for o in sim.expectations.iter().filter(|o| !o.met) {
-                eprintln!(
+                let text = format!(
                     "error: {}:{}: scenario `{}`: expectation not met\n{}",
                     sim.file.display(),
                     o.line,
-                    sim.name,
+                    escape::line(&sim.name),
                     o.failure_text()
                 );
+                eprintln!("{}", escape::text(&text));
             }
         }
     }

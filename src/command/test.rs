@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use super::{emit, print_diagnostics};
 use crate::diag::Diagnostics;
 use crate::policy::{Limits, Playbook};
+use crate::report::escape::line;
 use crate::report::junit;
 use crate::testing::{self, CaseResult};
 
@@ -116,16 +117,16 @@ fn text(results: &[CaseResult]) -> String {
     let mut file = None;
     for r in results {
         if file != Some(&r.file) {
-            let _ = writeln!(out, "{}", r.file.display());
+            let _ = writeln!(out, "{}", line(&r.file.display().to_string()));
             file = Some(&r.file);
         }
         if r.passed() {
-            let _ = writeln!(out, "  ok    line {}: {}", r.line, r.note);
+            let _ = writeln!(out, "  ok    line {}: {}", r.line, line(&r.note));
         } else {
-            let _ = writeln!(out, "  FAIL  line {}: {}", r.line, r.note);
+            let _ = writeln!(out, "  FAIL  line {}: {}", r.line, line(&r.note));
             for f in &r.failures {
-                for line in f.lines() {
-                    let _ = writeln!(out, "        {line}");
+                for l in f.lines() {
+                    let _ = writeln!(out, "        {}", line(l));
                 }
             }
         }

@@ -1,0 +1,270 @@
+//! Output safety: ids, names and messages from a snapshot, a scenario and a
+//! script never reach stdout with the control characters they hold.
+//!
+//! Regression: the text and Markdown reports printed ESC, NUL, CR, bidi
+//! controls and newlines as they were, so a product id could rewrite the
+//! terminal or forge a `::warning file=…::` line in a GitHub Actions log;
+//! `-f junit` was not well-formed XML when a message held U+FFFE or U+FFFF.
+//!
+//! The fixture is written to a temporary folder: a snapshot whose snapshot
+//! id, product id and product name hold escape sequences, bidi controls and
+//! `\r\n::warning …` (YAML double-quoted escapes), and a playbook whose
+//! message, title, route and remediation hold the same (Rhai escapes).
+
+mod support;
+
+use std::path::Path;
+
+/// A product id that tries to set the terminal title and forge an annotation.
+const PRODUCT: &str = r#""cad\e]0;pwned\a\u2066x\r\n::warning file=x::forged""#;
+
+fn fixture(dir: &Path) {
+    let snapshot = format!(
+        r#"trueup: 1
+snapshot: {{ id: "evil\e[2J\u202e-1", taken_at: 2026-11-01 }}
+products:
+  - {{ id: {PRODUCT}, name: "CAD\0 Pro\u200f\u202a\n::error::name", publisher: Acme }}
+contracts:
+  - {{ id: C1, publisher: Acme, start: 2025-01-01, end: 2027-12-31 }}
+entitlements:
+  - {{ id: E1, contract: C1, product: {PRODUCT}, metric: device, quantity: 1 }}
+devices:
+  - {{ id: ws-1, environment: prod }}
+  - {{ id: ws-2, environment: prod }}
+installations:
+  - {{ device: ws-1, product: {PRODUCT}, installed_on: 2026-09-01 }}
+  - {{ device: ws-2, product: {PRODUCT}, installed_on: 2026-09-01 }}
+"#
+    );
+    std::fs::write(dir.join("snap.yaml"), &snapshot).unwrap();
+    // The base of `diff`: the same estate with nothing over.
+    let base = snapshot.replace("quantity: 1", "quantity: 5");
+    std::fs::write(dir.join("base.yaml"), base).unwrap();
+    std::fs::create_dir_all(dir.join("policies/tests")).unwrap();
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    std::fs::write(
+        dir.join("policies/over.rhai"),
+        r#"const TITLE = "Over\x1b[31m title\n::error::t";
+fn check(inv) {
+    let out = [];
+    for row in inv.positions() {
+        if row.shortfall == 0 { continue; }
+        out.push(finding(#{
+            subject: #{ kind: "product", id: row.product },
+            severity: "high",
+            message: `${row.product_name}: over` + "\x1b[31m\x00\r\n::error file=a.yaml,line=1::forged\u202e\ufffe\uffff\x01",
+            evidence: #{ note: "\x1b]8;;x\x07" },
+        }));
+    }
+    out
+}
+fn remediate(f, inv) { [#{ action: "purchase\x1b[1m", quantity: 1 }] }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("policies/routing.rhai"),
+        r#"fn route(f) { #{ queue: "q\x1b[5m\n::error::q", owner: "o\u202e", notify_within: "2d", escalate: [#{ after: "3d", to: "cio\x1b[0m\n::error::e" }] } }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("policies/tests/over.yaml"),
+        "cases:\n  - note: \"over\\e[31m\\n::error::note\"\n    snapshot: ../../snap.yaml\n    want:\n      - { rule: over, severity: low }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("scenarios/grow.yaml"),
+        format!(
+            "name: \"grow\\e[31m\\n::error::scenario\"\nsnapshot: ../snap.yaml\nstart: 2026-11-01\nuntil: 2026-11-20\nevents:\n  - {{ on: 2026-11-03, install: {{ product: {PRODUCT}, count: 2, environment: prod }} }}\nexpect:\n  - {{ rule: over, subject: \"x\\e[1m\", opened: 2026-11-03 }}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// Characters that must never reach the output raw.
+fn raw_unsafe(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Runs `trueup ARGS` in the fixture and checks stdout (and stderr): no raw
+/// control or bidi character, and no line that starts a workflow command
+/// unless `annotations` (the `github` format, whose own lines do, and
+/// JUnit, a file whose multi-line failure text is not read as a log).
+fn safe_run(dir: &Path, args: &[&str], annotations: bool) -> String {
+    let run = support::trueup(dir, args).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(run.code, Some(0..=2)),
+        "`trueup {}`\n{}",
+        args.join(" "),
+        run.describe()
+    );
+    for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        if let Some(c) = text.chars().find(|c| raw_unsafe(*c)) {
+            panic!(
+                "`trueup {}`: {stream} holds U+{:04X}\n{}",
+                args.join(" "),
+                c as u32,
+                run.describe()
+            );
+        }
+        for line in text.lines() {
+            assert!(
+                annotations || !line.trim_start().starts_with("::"),
+                "`trueup {}`: {stream} line starts a workflow command: {line:?}",
+                args.join(" ")
+            );
+        }
+    }
+    run.stdout
+}
+
+#[test]
+fn check_reports_print_no_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    for format in ["text", "markdown", "github", "junit"] {
+        let out = safe_run(
+            dir.path(),
+            &["check", "-p", "policies", "snap.yaml", "-f", format],
+            matches!(format, "github" | "junit"),
+        );
+        assert!(
+            out.contains("over"),
+            "`-f {format}` shows the finding:\n{out}"
+        );
+    }
+    let text = safe_run(dir.path(), &["check", "-p", "policies", "snap.yaml"], false);
+    assert!(
+        text.contains(r"cad\u{1b}]0;pwned\u{7}\u{2066}x\r\n::warning"),
+        "{text}"
+    );
+}
+
+#[test]
+fn github_annotations_cannot_start_a_new_command() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let out = safe_run(
+        dir.path(),
+        &["check", "-p", "policies", "snap.yaml", "-f", "github"],
+        true,
+    );
+    let commands: Vec<&str> = out.lines().filter(|l| l.starts_with("::")).collect();
+    assert_eq!(commands.len(), 1, "one finding, one command:\n{out}");
+    assert!(
+        commands[0].contains("%0A::error file=a.yaml,line=1::forged"),
+        "{out}"
+    );
+}
+
+#[test]
+fn other_commands_print_no_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let runs: &[&[&str]] = &[
+        &[
+            "diff",
+            "-p",
+            "policies",
+            "--base",
+            "base.yaml",
+            "--head",
+            "snap.yaml",
+        ],
+        &[
+            "diff",
+            "-p",
+            "policies",
+            "--base",
+            "base.yaml",
+            "--head",
+            "snap.yaml",
+            "-f",
+            "markdown",
+        ],
+        &["position", "snap.yaml"],
+        &["explain", "-p", "policies", "over"],
+        &["simulate", "-p", "policies", "scenarios/grow.yaml"],
+        &[
+            "simulate",
+            "-p",
+            "policies",
+            "scenarios/grow.yaml",
+            "-f",
+            "markdown",
+        ],
+        &["test", "policies"],
+        &["lint", "policies"],
+    ];
+    for args in runs {
+        let out = safe_run(dir.path(), args, false);
+        assert!(
+            !out.is_empty() || args[0] == "lint",
+            "`trueup {}` printed nothing",
+            args.join(" ")
+        );
+    }
+    let check = support::trueup(
+        dir.path(),
+        &["check", "-p", "policies", "snap.yaml", "-f", "json"],
+    )
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&check.stdout).unwrap();
+    let id = json["findings"][0]["id"].as_str().unwrap().to_string();
+    safe_run(
+        dir.path(),
+        &["explain", "-p", "policies", "snap.yaml", "--finding", &id],
+        false,
+    );
+}
+
+#[test]
+fn diagnostics_print_no_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "trueup: 1\nsnapshot: { id: s, taken_at: 2026-11-01 }\nproducts:\n  - { id: p, \"na\\e[2Jme\\n::error::x\": 1 }\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+    let run = support::trueup(dir.path(), &["check", "-p", "policies", "bad.yaml"]).unwrap();
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+    safe_run(dir.path(), &["check", "-p", "policies", "bad.yaml"], false);
+}
+
+#[test]
+fn junit_is_well_formed_whatever_the_message_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let run = support::trueup(
+        dir.path(),
+        &["check", "-p", "policies", "snap.yaml", "-f", "junit"],
+    )
+    .unwrap();
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    let doc = roxmltree::Document::parse(&run.stdout)
+        .unwrap_or_else(|e| panic!("junit is not well-formed: {e}\n{}", run.stdout));
+    let failure = doc
+        .descendants()
+        .find(|n| n.has_tag_name("failure"))
+        .expect("a failure");
+    let text = failure.text().unwrap_or_default();
+    assert!(text.contains("forged"), "{text}");
+    assert!(
+        !text.contains(['\u{fffe}', '\u{ffff}', '\u{1b}', '\0']),
+        "{text:?}"
+    );
+    for format in ["json", "sarif"] {
+        let run = support::trueup(
+            dir.path(),
+            &["check", "-p", "policies", "snap.yaml", "-f", format],
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("`-f {format}` is not JSON: {e}"));
+        let s = v.to_string();
+        assert!(s.contains("forged"), "`-f {format}` keeps the message");
+    }
+}
