@@ -11,9 +11,14 @@ use anyhow::{bail, Context, Result};
 /// What is not a file is written to as it is: `/dev/null`, `/dev/stdout`, a
 /// named pipe or a socket must never be replaced by a file. A symbolic link
 /// to a file stays a link; the file it points at is replaced.
+///
+/// A replaced file keeps its permissions; a new one gets the usual
+/// `0666 & !umask`. The temporary is `.NAME.trueup-tmp-PID`; one left by a
+/// run that was killed is removed by the next write beside it, so they never
+/// pile up.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let context = || format!("cannot write `{}`", path.display());
-    let path = match std::fs::metadata(path) {
+    let (path, existing) = match std::fs::metadata(path) {
         Ok(meta) if !meta.is_file() && !meta.is_dir() => {
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
@@ -21,22 +26,88 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
                 .with_context(context)?;
             return f.write_all(bytes).with_context(context);
         }
-        Ok(_) => std::fs::canonicalize(path).with_context(context)?,
-        Err(_) => path.to_path_buf(),
+        Ok(meta) => (
+            std::fs::canonicalize(path).with_context(context)?,
+            Some(meta.permissions()),
+        ),
+        Err(_) => (path.to_path_buf(), None),
     };
     let path = path.as_path();
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    Ok(())
+    let prefix = temp_prefix(path);
+    remove_stale_temps(dir, &prefix);
+    let tmp = dir.join(format!("{prefix}{}", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut f = match create_new(&tmp) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Left by an earlier process with this id: not being written.
+                std::fs::remove_file(&tmp)?;
+                create_new(&tmp)?
+            }
+            other => other?,
+        };
+        if let Some(perms) = existing {
+            f.set_permissions(perms)?;
+        }
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.with_context(context)
+}
+
+fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+/// `.NAME.trueup-tmp-`: the start of every temporary written for `path`.
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy());
+    format!(".{name}.trueup-tmp-")
+}
+
+/// How old a temporary of a live-looking writer must be to count as stale
+/// where process ids cannot be checked.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes the temporaries for this output that no running writer owns: the
+/// writer's process is gone (where `/proc` tells), or the file is older than
+/// [`STALE_AFTER`].
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let proc_known = Path::new("/proc/self").exists();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        let dead = proc_known && !Path::new(&format!("/proc/{pid}")).exists();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if pid != std::process::id() && (dead || old) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Expands each argument: an existing path stands for itself, anything else

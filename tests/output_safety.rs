@@ -268,3 +268,72 @@ fn junit_is_well_formed_whatever_the_message_holds() {
         assert!(s.contains("forged"), "`-f {format}` keeps the message");
     }
 }
+
+/// Runs `trueup check -o OUT` under `umask 027` in the fixture.
+#[cfg(unix)]
+fn check_to(dir: &Path, out: &str) -> std::process::Output {
+    let script = format!(
+        "umask 027; exec '{}' check -p policies snap.yaml -o {out}",
+        env!("CARGO_BIN_EXE_trueup")
+    );
+    std::process::Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// Regression: `-o` over an existing report left it 0600, the mode of the
+/// temporary it was renamed from.
+#[cfg(unix)]
+#[test]
+fn a_replaced_report_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    for wanted in [0o644, 0o640] {
+        let out = dir.path().join("report.txt");
+        std::fs::write(&out, "old").unwrap();
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(wanted)).unwrap();
+        let run = check_to(dir.path(), "report.txt");
+        assert_eq!(run.status.code(), Some(1), "{run:?}");
+        assert!(std::fs::read_to_string(&out).unwrap().contains("summary:"));
+        assert_eq!(mode(&out), wanted, "mode {wanted:o} kept");
+    }
+    // A new file: 0666 less the umask (027).
+    let run = check_to(dir.path(), "new.txt");
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    assert_eq!(mode(&dir.path().join("new.txt")), 0o640);
+}
+
+/// Regression: a run killed during `-o` left a `.tmpXXXXXX` file beside the
+/// output, and every such run added one more.
+#[cfg(unix)]
+#[test]
+fn a_temporary_left_by_a_killed_run_is_removed_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    // Process ids never go above 2^22 on Linux: this writer is gone.
+    let stale = dir.path().join(".report.txt.trueup-tmp-4999999");
+    std::fs::write(&stale, vec![b'x'; 1 << 20]).unwrap();
+    // Another output's temporary is not this run's to remove.
+    let other = dir.path().join(".other.txt.trueup-tmp-4999999");
+    std::fs::write(&other, "x").unwrap();
+    let run = check_to(dir.path(), "report.txt");
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    assert!(!stale.exists(), "the stale temporary is gone");
+    assert!(other.exists(), "another output's temporary stays");
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".report.txt"))
+        .collect();
+    assert!(left.is_empty(), "no temporary left: {left:?}");
+}
