@@ -186,11 +186,11 @@ impl Coverage {
         let width = self
             .items
             .iter()
-            .map(|i| i.0.len() + i.1.len() + 1)
+            .map(|i| i.0.len() + line(&i.1).len() + 1)
             .max()
             .unwrap_or(0);
         for (kind, name, n) in &self.items {
-            let label = format!("{kind} {name}");
+            let label = format!("{kind} {}", line(name));
             let mark = if *n == 0 {
                 "  <- no case exercises it"
             } else {
