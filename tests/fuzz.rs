@@ -306,7 +306,8 @@ fn mutate(rng: &mut Rng, seed: &str, donors: &[String], script: bool) -> (Vec<u8
             }
             3 => {
                 let extreme = *rng.pick(EXTREMES);
-                if let Some(l) = replace_number(&lines[at], extreme) {
+                let pick = rng.below(8);
+                if let Some(l) = replace_number(&lines[at], extreme, pick) {
                     lines[at] = l;
                     names.push(format!("number on line {} -> {extreme}", at + 1));
                 } else {
@@ -315,7 +316,7 @@ fn mutate(rng: &mut Rng, seed: &str, donors: &[String], script: bool) -> (Vec<u8
                         .iter()
                         .enumerate()
                         .skip(at)
-                        .find_map(|(i, l)| replace_number(l, extreme).map(|l| (i, l)))
+                        .find_map(|(i, l)| replace_number(l, extreme, pick).map(|l| (i, l)))
                     {
                         lines[i] = l;
                         names.push(format!("number on line {} -> {extreme}", i + 1));
@@ -440,12 +441,22 @@ fn char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// The line with its first number replaced, if it has one.
-fn replace_number(line: &str, with: &str) -> Option<String> {
-    let start = line.find(|c: char| c.is_ascii_digit())?;
-    let end = line[start..]
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or(line.len(), |e| start + e);
+/// The line with one of its numbers (the `pick`th, wrapping) replaced, if
+/// it has any.
+fn replace_number(line: &str, with: &str, pick: usize) -> Option<String> {
+    let mut runs = Vec::new();
+    let mut start = None;
+    for (i, c) in line.char_indices().chain([(line.len(), ' ')]) {
+        match (start, c.is_ascii_digit() || (start.is_some() && c == '.')) {
+            (None, true) => start = Some(i),
+            (Some(s), false) => {
+                runs.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let (start, end) = *runs.get(pick % runs.len().max(1))?;
     Some(format!("{}{with}{}", &line[..start], &line[end..]))
 }
 
@@ -803,8 +814,27 @@ fn known(target: Target, f: &Failure) -> Option<&'static str> {
         .map(|(_, _, shape)| *shape)
 }
 
+/// Address space this test process may use, in bytes: an input that makes
+/// the library allocate without bound aborts the harness here instead of
+/// taking the machine's memory (its input is then the in-flight file).
+const IN_PROCESS_MEMORY: u64 = 8 << 30;
+
+/// Limits this process's address space with `prlimit`, where it exists.
+fn limit_own_memory() {
+    static LIMIT: Once = Once::new();
+    LIMIT.call_once(|| {
+        let _ = Command::new("prlimit")
+            .arg(format!("--pid={}", std::process::id()))
+            .arg(format!("--as={IN_PROCESS_MEMORY}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    });
+}
+
 fn fuzz(target: Target) {
     install_panic_hook();
+    limit_own_memory();
     let corpus = corpus(target);
     let ws = Arc::new(Workspace::new());
     let input_path = ws.path(target.input());
@@ -816,10 +846,18 @@ fn fuzz(target: Target) {
     let mut known_seen: Vec<(usize, &str, String)> = Vec::new();
     let mut binary_runs = 0;
     let mut slowest = Duration::ZERO;
+    std::fs::create_dir_all(failures_dir()).unwrap();
+    let ext = Path::new(target.input())
+        .extension()
+        .unwrap()
+        .to_string_lossy();
+    let in_flight = failures_dir().join(format!("{}-in-flight.{ext}", target.name()));
     for iter in 0..iters {
         let seed_text = rng.pick(&corpus.seeds).clone();
         let (input, mutations) = mutate(&mut rng, &seed_text, &corpus.donors, script);
         std::fs::write(&input_path, &input).unwrap();
+        // Kept only if the harness itself dies on this input.
+        std::fs::write(&in_flight, &input).unwrap();
         let t = Instant::now();
         let mut result = in_process(target, &ws);
         if result.is_ok() && iter % BINARY_EVERY == 0 {
@@ -844,6 +882,7 @@ fn fuzz(target: Target) {
             }
         }
     }
+    let _ = std::fs::remove_file(&in_flight);
     eprintln!(
         "fuzz {}: {iters} inputs ({binary_runs} through the binary) in {:.1?}, slowest {:.1?}; {} known failures, {} new",
         target.name(),
@@ -852,8 +891,15 @@ fn fuzz(target: Target) {
         known_seen.len(),
         unknown.len()
     );
-    for (iter, shape, how) in &known_seen {
-        eprintln!("  known ({how}) at input {iter}: {shape}");
+    for (_, shape, _) in KNOWN_UNTIL_FIXED.iter().filter(|k| k.0 == target) {
+        let seen: Vec<&(usize, &str, String)> =
+            known_seen.iter().filter(|k| k.1 == *shape).collect();
+        if let Some((first, _, how)) = seen.first() {
+            eprintln!(
+                "  known ({how}), {} inputs, the first {first}: {shape}",
+                seen.len()
+            );
+        }
     }
     assert!(
         unknown.is_empty(),
