@@ -714,6 +714,10 @@ fn binary(target: Target, ws: &Workspace) -> Result<(), Failure> {
                 how: "diagnostic without a line",
                 detail: l.chars().take(400).collect(),
             }),
+            None if !stderr.lines().any(is_diagnostic) => Err(Failure {
+                how: "exit 2 without a diagnostic",
+                detail: shown(),
+            }),
             None => Ok(()),
         },
         Some(code) => Err(Failure {
