@@ -17,14 +17,27 @@ use anyhow::{bail, Context, Result};
 /// run that was killed is removed by the next write beside it, so they never
 /// pile up.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] for output made in pieces: `write` streams it (through a
+/// buffer) into the temporary, which replaces `path` only once it is all
+/// there. What `write` returns is returned.
+pub fn write_atomic_with<T>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<T>,
+) -> Result<T> {
     let context = || format!("cannot write `{}`", path.display());
     let (path, existing) = match std::fs::metadata(path) {
         Ok(meta) if !meta.is_file() && !meta.is_dir() => {
-            let mut f = std::fs::OpenOptions::new()
+            let f = std::fs::OpenOptions::new()
                 .write(true)
                 .open(path)
                 .with_context(context)?;
-            return f.write_all(bytes).with_context(context);
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            return write(&mut w)
+                .and_then(|t| w.flush().map(|_| t))
+                .with_context(context);
         }
         Ok(meta) => (
             std::fs::canonicalize(path).with_context(context)?,
@@ -40,8 +53,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let prefix = temp_prefix(path);
     remove_stale_temps(dir, &prefix);
     let tmp = dir.join(format!("{prefix}{}", std::process::id()));
-    let written = (|| -> std::io::Result<()> {
-        let mut f = match create_new(&tmp) {
+    let written = (|| -> std::io::Result<T> {
+        let f = match create_new(&tmp) {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 // Left by an earlier process with this id: not being written.
                 std::fs::remove_file(&tmp)?;
@@ -52,9 +65,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         if let Some(perms) = existing {
             f.set_permissions(perms)?;
         }
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        let t = write(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(t)
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -13,7 +13,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A product id that tries to set the terminal title and forge an annotation.
 const PRODUCT: &str = r#""cad\e]0;pwned\a\u2066x\r\n::warning file=x::forged""#;
@@ -336,4 +336,65 @@ fn a_temporary_left_by_a_killed_run_is_removed_by_the_next() {
         .filter(|n| n.starts_with(".report.txt"))
         .collect();
     assert!(left.is_empty(), "no temporary left: {left:?}");
+}
+
+/// The same, with a real run killed while it writes: `trueup generate -o`
+/// of a large snapshot gets SIGKILL as soon as its temporary appears.
+/// Regression: `generate -o` wrote straight into FILE, so a kill left a
+/// partial snapshot under the name of a whole one.
+#[cfg(unix)]
+#[test]
+fn a_run_killed_while_writing_leaves_a_temporary_the_next_run_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let temps = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(".big.yaml.trueup-tmp-"))
+            })
+            .collect()
+    };
+    let mut caught = false;
+    for _ in 0..5 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trueup"))
+            .args(["generate", "--installations", "300000", "-o", "big.yaml"])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_secs(60) {
+            if !temps(dir.path()).is_empty() {
+                let _ = child.kill();
+                caught = true;
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        if caught && !temps(dir.path()).is_empty() {
+            break;
+        }
+        caught = false;
+    }
+    assert!(caught, "no run was caught writing its temporary");
+    let run = support::trueup(
+        dir.path(),
+        &["generate", "--installations", "10", "-o", "big.yaml"],
+    )
+    .unwrap();
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert_eq!(
+        temps(dir.path()),
+        Vec::<PathBuf>::new(),
+        "the killed run's temporary is gone"
+    );
 }
