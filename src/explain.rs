@@ -11,6 +11,7 @@ use serde_json::{json, Value as Json};
 
 use crate::engine::{Evaluation, Finding, Severity};
 use crate::policy::{Module, Playbook};
+use crate::report::escape::{self, line};
 use crate::testing::CaseResult;
 use crate::waivers::WaiverSet;
 
@@ -23,7 +24,7 @@ pub fn rule(playbook: &Playbook, m: &Module, results: &[CaseResult]) -> String {
     let title = m
         .constant_str("TITLE")
         .unwrap_or_else(|| "(no TITLE)".into());
-    let _ = writeln!(out, "{id}: {title}\n{}\n", m.path.display());
+    let _ = writeln!(out, "{id}: {}\n{}\n", line(&title), m.path.display());
     if let Some(d) = m.constant_str("DESCRIPTION") {
         let _ = writeln!(out, "{}\n", wrap(&d, 76));
     }
@@ -67,7 +68,7 @@ pub fn rule(playbook: &Playbook, m: &Module, results: &[CaseResult]) -> String {
         );
     }
     for (router, queue) in routes {
-        let _ = writeln!(out, "  {router} → queue `{queue}`");
+        let _ = writeln!(out, "  {router} → queue `{}`", line(&queue));
     }
 
     let _ = writeln!(out, "\nremediation:");
@@ -88,12 +89,25 @@ pub fn rule(playbook: &Playbook, m: &Module, results: &[CaseResult]) -> String {
         let _ = writeln!(out, "  no case covers it");
     }
     for r in fires {
-        let _ = writeln!(out, "  fires  {}:{}: {}", r.file.display(), r.line, r.note);
+        let _ = writeln!(
+            out,
+            "  fires  {}:{}: {}",
+            r.file.display(),
+            r.line,
+            line(&r.note)
+        );
     }
     for r in quiet {
-        let _ = writeln!(out, "  quiet  {}:{}: {}", r.file.display(), r.line, r.note);
+        let _ = writeln!(
+            out,
+            "  quiet  {}:{}: {}",
+            r.file.display(),
+            r.line,
+            line(&r.note)
+        );
     }
-    out
+    // Script and case text may hold control characters: none reaches the terminal.
+    escape::text(&out).into_owned()
 }
 
 /// The severities the test cases saw the rule give, lowest first.
@@ -304,7 +318,7 @@ pub fn finding(
     let _ = writeln!(
         out,
         "{} in {} (as of {})",
-        f.id,
+        line(&f.id),
         snap.path.display(),
         eval.as_of
     );
@@ -312,15 +326,21 @@ pub fn finding(
         .rule(&f.rule)
         .and_then(|m| m.constant_str("TITLE"))
         .unwrap_or_default();
-    let _ = writeln!(out, "rule: {} ({title}), {}", f.rule, f.policy.display());
+    let _ = writeln!(
+        out,
+        "rule: {} ({}), {}",
+        line(&f.rule),
+        line(&title),
+        f.policy.display()
+    );
     let _ = writeln!(out, "severity: {}", f.severity);
-    let _ = writeln!(out, "message: {}", f.message);
+    let _ = writeln!(out, "message: {}", line(&f.message));
     if let Some(l) = &f.location {
         let _ = writeln!(
             out,
             "about: {} {}, {}:{}",
-            f.subject.kind,
-            f.subject.id,
+            line(&f.subject.kind),
+            line(&f.subject.id),
             l.file.display(),
             l.line
         );
@@ -332,8 +352,9 @@ pub fn finding(
             for (k, v) in map {
                 let _ = writeln!(
                     out,
-                    "  {k}: {}",
-                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                    "  {}: {}",
+                    line(k),
+                    line(&v.as_str().map_or_else(|| v.to_string(), str::to_string))
                 );
             }
         }
@@ -348,7 +369,7 @@ pub fn finding(
             .iter()
             .filter(|p| snap.str(p.product) == product)
             .collect();
-        let _ = writeln!(out, "\nlicence position of `{product}`:");
+        let _ = writeln!(out, "\nlicence position of `{}`:", line(&product));
         if rows.is_empty() {
             let _ = writeln!(out, "  (no row: not entitled and not installed)");
         }
@@ -386,17 +407,23 @@ pub fn finding(
             let _ = writeln!(
                 out,
                 "  {who}: queue `{}`{}",
-                r.queue,
+                line(&r.queue),
                 r.owner
                     .as_ref()
-                    .map(|o| format!(", owner {o}"))
+                    .map(|o| format!(", owner {}", line(o)))
                     .unwrap_or_default()
             );
             if let (Some(within), Some(by)) = (&r.notify_within, r.notify_by) {
-                let _ = writeln!(out, "  notify within {within}: by {by}");
+                let _ = writeln!(out, "  notify within {}: by {by}", line(within));
             }
             for e in &r.escalate {
-                let _ = writeln!(out, "  after {}: escalate to {} on {}", e.after, e.to, e.on);
+                let _ = writeln!(
+                    out,
+                    "  after {}: escalate to {} on {}",
+                    line(&e.after),
+                    line(&e.to),
+                    e.on
+                );
             }
         }
         None => {
@@ -409,7 +436,7 @@ pub fn finding(
         let _ = writeln!(out, "  (none)");
     }
     for o in &f.remediation {
-        let _ = writeln!(out, "  {}", crate::report::text::remediation_text(o));
+        let _ = writeln!(out, "  {}", line(&crate::report::text::remediation_text(o)));
     }
 
     let _ = writeln!(out, "\nwaivers:");
@@ -423,11 +450,12 @@ pub fn finding(
             for (w, why) in verdicts {
                 let _ = writeln!(
                     out,
-                    "  {}:{}: rule `{}` subject `{}`: {why}",
+                    "  {}:{}: rule `{}` subject `{}`: {}",
                     set.file.display(),
                     w.line,
-                    w.rule,
-                    w.subject
+                    line(&w.rule),
+                    line(&w.subject),
+                    line(&why)
                 );
             }
             if !any {
@@ -435,12 +463,12 @@ pub fn finding(
                     out,
                     "  none of {} waivers names rule `{}`",
                     set.waivers.len(),
-                    f.rule
+                    line(&f.rule)
                 );
             }
         }
     }
-    out
+    escape::text(&out).into_owned()
 }
 
 /// The `//` comment block directly above line `line` (1-based).

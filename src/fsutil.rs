@@ -12,32 +12,118 @@ use anyhow::{bail, Context, Result};
 /// What is not a file is written to as it is: `/dev/null`, `/dev/stdout`, a
 /// named pipe or a socket must never be replaced by a file. A symbolic link
 /// to a file stays a link; the file it points at is replaced.
+///
+/// A replaced file keeps its permissions; a new one gets the usual
+/// `0666 & !umask`. The temporary is `.NAME.trueup-tmp-PID`; one left by a
+/// run that was killed is removed by the next write beside it, so they never
+/// pile up.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] for output made in pieces: `write` streams it (through a
+/// buffer) into the temporary, which replaces `path` only once it is all
+/// there. What `write` returns is returned.
+pub fn write_atomic_with<T>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<T>,
+) -> Result<T> {
     let context = || format!("cannot write `{}`", path.display());
-    let path = match std::fs::metadata(path) {
+    let (path, existing) = match std::fs::metadata(path) {
         Ok(meta) if !meta.is_file() && !meta.is_dir() => {
-            let mut f = std::fs::OpenOptions::new()
+            let f = std::fs::OpenOptions::new()
                 .write(true)
                 .open(path)
                 .with_context(context)?;
-            return f.write_all(bytes).with_context(context);
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            return write(&mut w)
+                .and_then(|t| w.flush().map(|_| t))
+                .with_context(context);
         }
-        Ok(_) => std::fs::canonicalize(path).with_context(context)?,
-        Err(_) => path.to_path_buf(),
+        Ok(meta) => (
+            std::fs::canonicalize(path).with_context(context)?,
+            Some(meta.permissions()),
+        ),
+        Err(_) => (path.to_path_buf(), None),
     };
     let path = path.as_path();
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    Ok(())
+    let prefix = temp_prefix(path);
+    remove_stale_temps(dir, &prefix);
+    let tmp = dir.join(format!("{prefix}{}", std::process::id()));
+    let written = (|| -> std::io::Result<T> {
+        let f = match create_new(&tmp) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Left by an earlier process with this id: not being written.
+                std::fs::remove_file(&tmp)?;
+                create_new(&tmp)?
+            }
+            other => other?,
+        };
+        if let Some(perms) = existing {
+            f.set_permissions(perms)?;
+        }
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        let t = write(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(t)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.with_context(context)
+}
+
+fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+/// `.NAME.trueup-tmp-`: the start of every temporary written for `path`.
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy());
+    format!(".{name}.trueup-tmp-")
+}
+
+/// How old a temporary of a live-looking writer must be to count as stale
+/// where process ids cannot be checked.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes the temporaries for this output that no running writer owns: the
+/// writer's process is gone (where `/proc` tells), or the file is older than
+/// [`STALE_AFTER`].
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let proc_known = Path::new("/proc/self").exists();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        let dead = proc_known && !Path::new(&format!("/proc/{pid}")).exists();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if pid != std::process::id() && (dead || old) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Expands each argument: an existing path stands for itself, anything else
@@ -180,31 +266,6 @@ pub fn read_bounded(
         if !inspect(&buf) {
             return Err(ReadError::Refused(buf));
         }
-    }
-}
-
-/// The largest policy script trueup reads.
-pub const MAX_SCRIPT_BYTES: u64 = 16 << 20;
-
-/// Reads a policy script, within [`MAX_SCRIPT_BYTES`].
-pub fn read_script(path: &Path) -> std::io::Result<String> {
-    read_to_string_bounded(path, MAX_SCRIPT_BYTES)
-}
-
-/// Reads a UTF-8 text file through [`read_bounded`], as
-/// `std::fs::read_to_string` would but never past `max_bytes`: for inputs
-/// that are not YAML (policy scripts), whose readers report I/O errors.
-pub fn read_to_string_bounded(path: &Path, max_bytes: u64) -> std::io::Result<String> {
-    use std::io::{Error, ErrorKind};
-    match read_bounded(path, max_bytes, |_| true) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map_err(|_| Error::new(ErrorKind::InvalidData, "file is not valid UTF-8 text")),
-        Err(ReadError::Io(e)) => Err(e),
-        Err(ReadError::IsDirectory) => Err(Error::other("is a directory, not a file")),
-        Err(ReadError::TooLarge { .. } | ReadError::Refused(_)) => Err(Error::other(format!(
-            "file is too large (the limit is {} MiB)",
-            max_bytes >> 20
-        ))),
     }
 }
 

@@ -58,15 +58,12 @@ pub fn lint(root: &Path) -> Result<LintReport, Diagnostic> {
     let mut compile_errors = false;
     let mut rules: Vec<(String, std::path::PathBuf)> = Vec::new();
     for path in files {
-        let source = match crate::fsutil::read_script(&path) {
+        let source = match crate::yaml::read_text(&path, crate::policy::MAX_SCRIPT_BYTES) {
             Ok(s) => s,
-            Err(e) => {
-                diags.push(Diagnostic::error(
-                    &path,
-                    0,
-                    0,
-                    format!("cannot read script: {e}"),
-                ));
+            Err(d) => {
+                // A script that cannot be read cannot be trusted either.
+                compile_errors = true;
+                diags.push(d);
                 continue;
             }
         };

@@ -59,7 +59,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let text = format!("error: {e:#}");
+            eprintln!("{}", trueup::report::escape::text(&text));
             ExitCode::from(2)
         }
     }

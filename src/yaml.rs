@@ -192,7 +192,7 @@ fn not_text(path: &Path, good: &[u8], why: NotText) -> Diagnostic {
             .map_or(0, |s| s.chars().count() as u32 + 1);
     let message = match why {
         NotText::Utf8 => "file is not valid UTF-8 text",
-        NotText::Control => "file is not YAML text: it holds a control character (such as NUL)",
+        NotText::Control => "file is not text: it holds a control character (such as NUL)",
     };
     Diagnostic::error(path, line, col, message)
 }

@@ -15,7 +15,7 @@ pub struct GenerateArgs {
     /// Seed of the generator: the same seed and size give the same bytes
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
-    /// Write the snapshot to FILE instead of stdout
+    /// Write the snapshot to FILE (atomically) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -27,12 +27,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
     };
     let stats = match &args.output {
         Some(path) => {
-            let file = std::fs::File::create(path)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            let mut w = BufWriter::with_capacity(1 << 20, file);
-            let stats = write_snapshot(&mut w, params)?;
-            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            stats
+            crate::fsutil::write_atomic_with(path, |mut w| write_snapshot(&mut w, params))?
         }
         None => {
             let mut w = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());

@@ -190,11 +190,27 @@ pub fn load_all(paths: &[PathBuf]) -> (Vec<Arc<Snapshot>>, Vec<Diagnostic>) {
 }
 
 /// Prints diagnostics to stderr, at most [`crate::diag::PER_FILE`] a file
-/// and a count of the rest.
+/// and a count of the rest, with no control character of the input.
 pub fn print_diagnostics(diags: &[Diagnostic]) {
+    use crate::report::escape::line;
     let mut err = std::io::stderr().lock();
     for d in crate::diag::shown(diags) {
-        let _ = writeln!(err, "{d}");
+        // Messages quote the input: one of its newlines must not start a line.
+        let excerpt = d.excerpt.as_deref().map(|ex| {
+            let before: String = ex.text.chars().take(ex.caret).collect();
+            Box::new(crate::diag::Excerpt {
+                text: line(&ex.text).into_owned(),
+                caret: line(&before).chars().count(),
+                ..ex.clone()
+            })
+        });
+        let shown = Diagnostic {
+            message: line(&d.message).into_owned(),
+            excerpt,
+            notes: d.notes.iter().map(|n| line(n).into_owned()).collect(),
+            ..(*d).clone()
+        };
+        let _ = writeln!(err, "{shown}");
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::report::escape;
 use clap::{Args, ValueEnum};
 
 use super::progress::{count, wrote, Progress};
@@ -118,13 +119,14 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<u8> {
                 .iter()
                 .filter(|o| args.fail_on.fails_expectation(o))
             {
-                eprintln!(
+                let text = format!(
                     "error: {}:{}: scenario `{}`: expectation not met\n{}",
                     sim.file.display(),
                     o.line,
-                    sim.name,
+                    escape::line(&sim.name),
                     o.failure_text()
                 );
+                eprintln!("{}", escape::text(&text));
             }
         }
     }

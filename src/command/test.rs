@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::policy::{Limits, Playbook};
+use crate::report::escape::line;
 use crate::report::{junit, Status};
 use crate::testing::{self, CaseResult};
 
@@ -213,16 +214,16 @@ fn text(results: &[CaseResult]) -> String {
     let mut file = None;
     for r in results {
         if file != Some(&r.file) {
-            let _ = writeln!(out, "{}", r.file.display());
+            let _ = writeln!(out, "{}", line(&r.file.display().to_string()));
             file = Some(&r.file);
         }
         if r.passed() {
-            let _ = writeln!(out, "  ok    line {}: {}", r.line, r.note);
+            let _ = writeln!(out, "  ok    line {}: {}", r.line, line(&r.note));
         } else {
-            let _ = writeln!(out, "  FAIL  line {}: {}", r.line, r.note);
+            let _ = writeln!(out, "  FAIL  line {}: {}", r.line, line(&r.note));
             for f in &r.failures {
-                for line in f.lines() {
-                    let _ = writeln!(out, "        {line}");
+                for l in f.lines() {
+                    let _ = writeln!(out, "        {}", line(l));
                 }
             }
         }
@@ -282,11 +283,11 @@ impl Coverage {
         let width = self
             .items
             .iter()
-            .map(|i| i.0.len() + i.1.len() + 1)
+            .map(|i| i.0.len() + line(&i.1).len() + 1)
             .max()
             .unwrap_or(0);
         for (kind, name, n) in &self.items {
-            let label = format!("{kind} {name}");
+            let label = format!("{kind} {}", line(name));
             let mark = if *n == 0 {
                 "  <- no case exercises it"
             } else {

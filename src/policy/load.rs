@@ -93,15 +93,11 @@ impl Playbook {
         let mut modules = Vec::new();
         let mut hasher = Sha256::new();
         for path in files {
-            let source = match crate::fsutil::read_script(&path) {
+            // Not valid UTF-8 is an error at the line where the text stops being so.
+            let source = match crate::yaml::read_text(&path, crate::policy::MAX_SCRIPT_BYTES) {
                 Ok(s) => s,
-                Err(e) => {
-                    diags.push(Diagnostic::error(
-                        &path,
-                        0,
-                        0,
-                        format!("cannot read script: {e}"),
-                    ));
+                Err(d) => {
+                    diags.push(d);
                     continue;
                 }
             };

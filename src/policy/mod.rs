@@ -7,3 +7,6 @@ pub mod sandbox;
 
 pub use load::{Module, Playbook};
 pub use sandbox::Limits;
+
+/// Largest script file read.
+pub const MAX_SCRIPT_BYTES: u64 = 16 << 20;

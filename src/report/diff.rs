@@ -9,7 +9,11 @@ use crate::diff::{Change, DiffReport};
 
 pub fn text(r: &DiffReport, style: Style) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}", style.bold(&format!("diff: {}", r.title)));
+    let _ = writeln!(
+        out,
+        "{}",
+        style.bold(&format!("diff: {}", super::escape::line(&r.title)))
+    );
     for (change, label) in [
         (Change::New, "NEW"),
         (Change::Changed, "CHANGED"),
@@ -26,7 +30,7 @@ pub fn text(r: &DiffReport, style: Style) -> String {
             finding(&mut one, &e.finding, style);
             out.push_str(one.trim_start());
             for c in &e.changes {
-                let _ = writeln!(out, "    changed {c}");
+                let _ = writeln!(out, "    changed {}", super::escape::line(c));
             }
         }
     }

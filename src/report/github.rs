@@ -170,10 +170,11 @@ pub(crate) fn errors(out: &mut String, diags: &[Diagnostic]) {
     }
 }
 
-/// Escapes a command's message, as the Actions runner reads it back.
+/// Escapes a command's message, as the Actions runner reads it back; other
+/// control and bidi characters become visible escapes, as in the text report.
 pub fn data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
+    super::escape::text(&s.replace("\r\n", "\n"))
+        .replace('%', "%25")
         .replace('\n', "%0A")
 }
 
@@ -188,7 +189,8 @@ mod tests {
 
     #[test]
     fn escaping_follows_the_runner() {
-        assert_eq!(data("50% done\r\nnext: a, b"), "50%25 done%0D%0Anext: a, b");
+        assert_eq!(data("50% done\r\nnext: a, b"), "50%25 done%0Anext: a, b");
+        assert_eq!(data("a\n::error::b\x1b"), "a%0A::error::b\\u{1b}");
         assert_eq!(property("a: b, 5%\n"), "a%3A b%2C 5%25%0A");
     }
 }

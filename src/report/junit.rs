@@ -16,18 +16,25 @@ use crate::diff::{Change, DiffReport};
 use crate::engine::Finding;
 use crate::testing::CaseResult;
 
-/// Escapes text for XML attributes and content.
+/// Escapes text for XML attributes and content; control and bidi
+/// characters become visible escapes first, as in the text report, since CI
+/// tools show this text in their pages and logs.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in super::escape::text(s).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // XML 1.0 cannot carry most control characters at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => out.push('\u{fffd}'),
+            // XML 1.0 cannot carry most control characters, nor U+FFFE and
+            // U+FFFF, at all: a document with one is not well-formed.
+            c if ((c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t'))
+                || matches!(c, '\u{fffe}' | '\u{ffff}') =>
+            {
+                out.push('\u{fffd}')
+            }
             c => out.push(c),
         }
     }

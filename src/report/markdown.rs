@@ -244,17 +244,21 @@ fn errors(out: &mut String, diags: &[Diagnostic]) {
     out.push_str("The run could not be trusted:\n\n```text\n");
     for d in diags {
         // A fence inside the text would end the block early.
-        let _ = writeln!(out, "{}", d.to_string().replace("```", "'''"));
+        let text = super::escape::text(&d.to_string()).replace("```", "'''");
+        let _ = writeln!(out, "{text}");
     }
     out.push_str("```\n");
 }
 
-/// Text for a table cell: no column breaks, line breaks or HTML.
+/// Text for a table cell: no column breaks, code spans, HTML or control
+/// characters; line breaks become `<br>`.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|")
+    let s = s.replace("\r\n", "\n").replace('\r', "\n");
+    super::escape::text(&s)
+        .replace('|', "\\|")
+        .replace('`', "\\`")
         .replace('<', "&lt;")
-        .replace("\r\n", "<br>")
-        .replace(['\n', '\r'], "<br>")
+        .replace('\n', "<br>")
 }
 
 /// A code span for a cell; text with a backtick stays plain.
@@ -263,7 +267,8 @@ fn code(s: &str) -> String {
         cell(s)
     } else {
         // Inside a code span GitHub still splits cells at `|`, and shows `\|` as `|`.
-        format!("`{}`", s.replace('|', "\\|").replace(['\n', '\r'], " "))
+        let s = s.replace(['\n', '\r'], " ");
+        format!("`{}`", super::escape::line(&s).replace('|', "\\|"))
     }
 }
 
@@ -283,6 +288,8 @@ mod tests {
     fn cells_cannot_break_the_table() {
         assert_eq!(cell("a | b\nc\r\nd <b>"), "a \\| b<br>c<br>d &lt;b>");
         assert_eq!(code("x|y"), "`x\\|y`");
-        assert_eq!(code("a`b"), "a`b");
+        assert_eq!(code("a`b"), "a\\`b");
+        assert_eq!(cell("`x`\x1b\u{202e}"), "\\`x\\`\\u{1b}\\u{202e}");
+        assert_eq!(code("a\x1bb"), "`a\\u{1b}b`");
     }
 }

@@ -5,6 +5,7 @@
 //! each is testable alone and the same inputs always print the same bytes.
 
 pub mod diff;
+pub mod escape;
 pub mod github;
 pub mod json;
 pub mod junit;

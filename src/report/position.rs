@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use serde_json::{json, Value};
 
+use super::escape::line;
 use crate::diag::Diagnostic;
 use crate::engine::Evaluation;
 use crate::inventory::Position;
@@ -60,8 +61,8 @@ pub fn table(evals: &[Evaluation]) -> String {
         let _ = writeln!(
             out,
             "{} (snapshot `{}`, as of {})",
-            e.snapshot.path.display(),
-            e.snapshot.meta.id,
+            line(&e.snapshot.path.display().to_string()),
+            line(&e.snapshot.meta.id),
             e.as_of
         );
         let header = [
@@ -85,7 +86,7 @@ pub fn table(evals: &[Evaluation]) -> String {
                 p.consumed.to_string()
             };
             rows.push([
-                e.snapshot.str(p.product).to_string(),
+                line(e.snapshot.str(p.product)).into_owned(),
                 p.metric.as_str().to_string(),
                 num(p.entitled),
                 consumed,

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::escape::line;
 use super::CheckReport;
 use crate::engine::{Finding, Severity};
 
@@ -50,8 +51,8 @@ pub fn render(r: &CheckReport, style: Style) -> String {
         let _ = writeln!(
             out,
             "{} (snapshot `{}`, as of {}): {} finding{}{}",
-            style.bold(&e.snapshot.path.display().to_string()),
-            e.snapshot.meta.id,
+            style.bold(&line(&e.snapshot.path.display().to_string())),
+            line(&e.snapshot.meta.id),
             e.as_of,
             n,
             if n == 1 { "" } else { "s" },
@@ -93,25 +94,27 @@ pub fn render(r: &CheckReport, style: Style) -> String {
                 writeln!(
                 out,
                 "\nwaiver expired: {}:{}: rule `{}` subject `{}` expired on {} (approved by {})",
-                e.waivers.file.as_ref().map_or(String::new(), |f| f.display().to_string()),
+                line(&e.waivers.file.as_ref().map_or(String::new(), |f| f.display().to_string())),
                 w.line,
-                w.rule,
-                w.subject,
+                line(&w.rule),
+                line(&w.subject),
                 w.expires,
-                w.approved_by
+                line(&w.approved_by)
             );
         }
         for w in &e.waivers.unused {
             let _ = writeln!(
                 out,
                 "\nwaiver unused: {}:{}: rule `{}` subject `{}` matched no finding",
-                e.waivers
-                    .file
-                    .as_ref()
-                    .map_or(String::new(), |f| f.display().to_string()),
+                line(
+                    &e.waivers
+                        .file
+                        .as_ref()
+                        .map_or(String::new(), |f| f.display().to_string())
+                ),
                 w.line,
-                w.rule,
-                w.subject
+                line(&w.rule),
+                line(&w.subject)
             );
         }
         out.push('\n');
@@ -141,28 +144,28 @@ pub fn finding(out: &mut String, f: &Finding, style: Style) {
     let location = f
         .location
         .as_ref()
-        .map(|l| format!("{}:{}", l.file.display(), l.line))
+        .map(|l| format!("{}:{}", line(&l.file.display().to_string()), l.line))
         .unwrap_or_default();
     let waived = if f.is_waived() { " [waived]" } else { "" };
     let _ = writeln!(
         out,
         "  {} {} {}{}  {}",
-        style.bold(&f.rule),
-        f.subject.kind,
-        f.subject.id,
+        style.bold(&line(&f.rule)),
+        line(&f.subject.kind),
+        line(&f.subject.id),
         waived,
         style.dim(&location)
     );
-    let _ = writeln!(out, "    {}", f.message);
+    let _ = writeln!(out, "    {}", line(&f.message));
     if let Some(route) = super::finding_route(f, true) {
-        let _ = writeln!(out, "    {}", style.dim(&format!("route: {route}")));
+        let _ = writeln!(out, "    {}", style.dim(&line(&format!("route: {route}"))));
     }
     for (i, option) in f.remediation.iter().enumerate() {
         let _ = writeln!(
             out,
             "    {} {}",
             style.dim(if i == 0 { "fix:" } else { "  or" }),
-            remediation_text(option)
+            line(&remediation_text(option))
         );
     }
     if let Some(w) = &f.waiver {
@@ -174,10 +177,10 @@ pub fn finding(out: &mut String, f: &Finding, style: Style) {
         let _ = writeln!(
             out,
             "    {}",
-            style.dim(&format!(
+            style.dim(&line(&format!(
                 "waiver {}: {} (approved by {}{ticket}, expires {})",
                 w.state, w.reason, w.approved_by, w.expires
-            ))
+            )))
         );
     }
 }

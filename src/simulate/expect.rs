@@ -173,9 +173,15 @@ pub struct Outcome {
 impl Outcome {
     /// The want-against-got text of an unmet expectation.
     pub fn failure_text(&self) -> String {
-        let mut text = format!("want: {}", self.describe);
+        // Its lines are lines of output: a value's own newline must not start one.
+        use crate::report::escape::line;
+        let mut text = format!("want: {}", line(&self.describe));
         for (field, want, got) in &self.mismatches {
-            text.push_str(&format!("\n  {field}:\n    want: {want}\n    got:  {got}"));
+            text.push_str(&format!(
+                "\n  {field}:\n    want: {}\n    got:  {}",
+                line(want),
+                line(got)
+            ));
         }
         text
     }

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::text::{count, each, entry_text, summary_lines, verdict};
 use super::timeline::Simulation;
+use crate::report::escape::{self, line};
 use crate::report::FailOn;
 
 pub fn render(sims: &[Simulation], fail_on: FailOn) -> String {
@@ -12,25 +13,43 @@ pub fn render(sims: &[Simulation], fail_on: FailOn) -> String {
     if sims.iter().any(|s| !s.expectations.is_empty()) {
         let _ = writeln!(out, "\n**{}**", verdict(sims, fail_on));
     }
-    out
+    escape::text(&out).into_owned()
 }
 
-/// Table cells must not break the table.
+/// Table cells must not break the table, start a code span, carry HTML or
+/// control characters.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    line(s)
+        .replace('|', "\\|")
+        .replace('`', "\\`")
+        .replace('<', "&lt;")
+}
+
+/// Inline text of a heading or list item: one line, no HTML.
+fn inline(s: &str) -> String {
+    line(s).replace('<', "&lt;")
+}
+
+/// A code span; text with a backtick is a cell instead.
+fn code(s: &str) -> String {
+    if s.contains('`') {
+        cell(s)
+    } else {
+        format!("`{}`", line(s))
+    }
 }
 
 fn one(out: &mut String, sim: &Simulation, fail_on: FailOn) {
-    let _ = writeln!(out, "# Scenario: {}\n", sim.name);
+    let _ = writeln!(out, "# Scenario: {}\n", inline(&sim.name));
     if let Some(d) = &sim.description {
         let _ = writeln!(out, "{}\n", d.trim());
     }
     let _ = writeln!(
         out,
-        "`{}` · snapshot `{}` (`{}`) · {} to {} · {} · {}\n",
-        sim.file.display(),
-        sim.snapshot.path.display(),
-        sim.snapshot.meta.id,
+        "{} · snapshot {} ({}) · {} to {} · {} · {}\n",
+        code(&sim.file.display().to_string()),
+        code(&sim.snapshot.path.display().to_string()),
+        code(&sim.snapshot.meta.id),
         sim.start,
         sim.until,
         count(sim.events.len(), "event"),
@@ -65,13 +84,18 @@ fn one(out: &mut String, sim: &Simulation, fail_on: FailOn) {
         }
         for &e in &step.events {
             let ev = &sim.events[e];
-            let _ = writeln!(out, "- **event** {} (line {})", ev.summary, ev.line);
+            let _ = writeln!(
+                out,
+                "- **event** {} (line {})",
+                inline(&ev.summary),
+                ev.line
+            );
         }
         for entry in &step.entries {
             let (label, text, detail) = entry_text(sim, entry, step);
-            let _ = write!(out, "- **{label}** {text}");
+            let _ = write!(out, "- **{label}** {}", inline(&text));
             if let Some(d) = detail {
-                let _ = write!(out, "  \n  {d}");
+                let _ = write!(out, "  \n  {}", inline(&d));
             }
             out.push('\n');
         }
@@ -90,10 +114,10 @@ fn one(out: &mut String, sim: &Simulation, fail_on: FailOn) {
             ep.opened,
             ep.resolved.map_or("still open".into(), |d| d.to_string()),
             ep.days_out,
-            ep.highest().map_or("none".into(), |h| format!(
+            ep.highest().map_or("none".into(), |h| cell(&format!(
                 "{} ({}/{}) on {}",
                 h.to, h.step, h.of, h.on
-            )),
+            ))),
             ep.peak_shortfall.map_or("".into(), |p| p.to_string()),
             if ep.peak_shortfall.is_some() {
                 ep.exposure.to_string()
@@ -104,8 +128,8 @@ fn one(out: &mut String, sim: &Simulation, fail_on: FailOn) {
     }
 
     let _ = writeln!(out, "\n## Summary\n");
-    for line in summary_lines(sim) {
-        let _ = writeln!(out, "- {}", line);
+    for l in summary_lines(sim) {
+        let _ = writeln!(out, "- {}", inline(&l));
     }
 
     if !sim.expectations.is_empty() {
@@ -127,17 +151,11 @@ fn one(out: &mut String, sim: &Simulation, fail_on: FailOn) {
                 let misses: Vec<String> = o
                     .mismatches
                     .iter()
-                    .map(|(f, w, g)| format!("**{f}**: want {w}, got {g}"))
+                    .map(|(f, w, g)| format!("**{f}**: want {}, got {}", cell(w), cell(g)))
                     .collect();
                 format!("{below}{}", misses.join("; "))
             };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} |",
-                o.line,
-                cell(&o.describe),
-                cell(&result)
-            );
+            let _ = writeln!(out, "| {} | {} | {} |", o.line, cell(&o.describe), result);
         }
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::expect::Outcome;
 use super::timeline::{Entry, Episode, Simulation, Step};
+use crate::report::escape::{self, line};
 use crate::report::{route_line, FailOn};
 
 /// Renders every simulation, one after another; with expectations, a last
@@ -14,7 +15,10 @@ pub fn render(sims: &[Simulation], fail_on: FailOn) -> String {
     if sims.iter().any(|s| !s.expectations.is_empty()) {
         let _ = writeln!(out, "\n{}", verdict(sims, fail_on));
     }
-    out
+    // Names, ids and messages come from the scenario, the snapshot and the
+    // scripts: the one-line ones are escaped where they are printed, and no
+    // control character of any other reaches the terminal.
+    escape::text(&out).into_owned()
 }
 
 /// `expectations: 3 of 4 met; 1 fails the run (--fail-on info): failing`.
@@ -68,15 +72,20 @@ pub(super) fn each(
 }
 
 fn one(out: &mut String, sim: &Simulation, fail_on: FailOn) {
-    let _ = writeln!(out, "scenario `{}` ({})", sim.name, sim.file.display());
+    let _ = writeln!(
+        out,
+        "scenario `{}` ({})",
+        line(&sim.name),
+        line(&sim.file.display().to_string())
+    );
     if let Some(d) = &sim.description {
         let _ = writeln!(out, "  {}", d.trim());
     }
     let _ = writeln!(
         out,
         "snapshot {} (`{}`), {} to {}: {}, {}",
-        sim.snapshot.path.display(),
-        sim.snapshot.meta.id,
+        line(&sim.snapshot.path.display().to_string()),
+        line(&sim.snapshot.meta.id),
         sim.start,
         sim.until,
         count(sim.events.len(), "event"),
@@ -90,12 +99,17 @@ fn one(out: &mut String, sim: &Simulation, fail_on: FailOn) {
 
     let _ = writeln!(out, "\nfindings ({})", sim.findings.len());
     for ep in &sim.findings {
-        let _ = writeln!(out, "  {}: {}", ep.label(), finding_summary(ep));
+        let _ = writeln!(
+            out,
+            "  {}: {}",
+            line(&ep.label()),
+            line(&finding_summary(ep))
+        );
     }
 
     let _ = writeln!(out, "\nsummary");
-    for line in summary_lines(sim) {
-        let _ = writeln!(out, "  {line}");
+    for l in summary_lines(sim) {
+        let _ = writeln!(out, "  {}", line(&l));
     }
 
     if !sim.expectations.is_empty() {
@@ -111,13 +125,15 @@ fn one(out: &mut String, sim: &Simulation, fail_on: FailOn) {
                 "  {:<4}  line {}: {}",
                 mark(o, fail_on),
                 o.line,
-                o.describe
+                line(&o.describe)
             );
             if !o.met {
                 for (field, want, got) in &o.mismatches {
                     let _ = writeln!(
                         out,
-                        "          {field}:\n            want: {want}\n            got:  {got}"
+                        "          {field}:\n            want: {}\n            got:  {}",
+                        line(want),
+                        line(got)
                     );
                 }
             }
@@ -140,13 +156,19 @@ fn step_text(out: &mut String, sim: &Simulation, step: &Step) {
     }
     for &e in &step.events {
         let ev = &sim.events[e];
-        let _ = writeln!(out, "  {:<10} {} (line {})", "event", ev.summary, ev.line);
+        let _ = writeln!(
+            out,
+            "  {:<10} {} (line {})",
+            "event",
+            line(&ev.summary),
+            ev.line
+        );
     }
     for entry in &step.entries {
         let (label, text, detail) = entry_text(sim, entry, step);
-        let _ = writeln!(out, "  {label:<10} {text}");
+        let _ = writeln!(out, "  {label:<10} {}", line(&text));
         if let Some(d) = detail {
-            let _ = writeln!(out, "  {:<10} {d}", "");
+            let _ = writeln!(out, "  {:<10} {}", "", line(&d));
         }
     }
 }
