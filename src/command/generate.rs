@@ -15,7 +15,7 @@ pub struct GenerateArgs {
     /// Seed of the generator: the same seed and size give the same bytes
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
-    /// Write the snapshot to FILE instead of stdout
+    /// Write the snapshot to FILE (atomically) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -26,12 +26,14 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
         seed: args.seed,
     };
     let stats = match &args.output {
+        // Held in memory, then written atomically like every other `-o`,
+        // so a reader sees the old file or the whole new one, never a
+        // prefix. A million installations is some 150 MB, less than
+        // loading that snapshot takes.
         Some(path) => {
-            let file = std::fs::File::create(path)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            let mut w = BufWriter::with_capacity(1 << 20, file);
-            let stats = write_snapshot(&mut w, params)?;
-            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            let mut bytes = Vec::new();
+            let stats = write_snapshot(&mut bytes, params)?;
+            crate::fsutil::write_atomic(path, &bytes)?;
             stats
         }
         None => {
