@@ -81,3 +81,76 @@ fn generate_writes_exactly_the_installations_asked_for() {
         );
     }
 }
+
+/// Regression: `generate -o FILE` truncated FILE and then streamed into it,
+/// so a reader (or a crash) in between saw a prefix of a snapshot. Now the
+/// new snapshot replaces the old file whole: a reader that had the old one
+/// open still reads all of it, and the path holds the complete new one.
+#[test]
+fn generate_replaces_an_existing_file_whole() {
+    use std::io::Read;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snapshot.yaml");
+    let old = trueup(&[
+        "generate",
+        "--installations",
+        "500",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(old.status.code(), Some(0), "{old:?}");
+    let old_bytes = std::fs::read(&path).unwrap();
+    let mut reader = std::fs::File::open(&path).unwrap();
+
+    let new = trueup(&[
+        "generate",
+        "--installations",
+        "3000",
+        "--seed",
+        "2",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(new.status.code(), Some(0), "{new:?}");
+
+    let mut seen = Vec::new();
+    reader.read_to_end(&mut seen).unwrap();
+    assert!(
+        seen == old_bytes,
+        "a reader of the old file read {} of its {} bytes",
+        seen.len(),
+        old_bytes.len()
+    );
+    let snapshot = trueup::inventory::load::load(&path)
+        .unwrap_or_else(|d| panic!("the new snapshot does not load:\n{d}"));
+    assert_eq!(snapshot.installations.len(), 3000);
+    let stdout = trueup(&["generate", "--installations", "3000", "--seed", "2"]);
+    assert!(
+        std::fs::read(&path).unwrap() == stdout.stdout,
+        "the file holds the whole new snapshot"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["snapshot.yaml"], "no temporary file is left behind");
+}
+
+/// What is not a regular file is written to, never replaced by one.
+#[cfg(unix)]
+#[test]
+fn generate_writes_through_to_dev_null() {
+    use std::os::unix::fs::FileTypeExt;
+
+    let out = trueup(&["generate", "--installations", "200", "-o", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        summary.starts_with("generated 200 installations,"),
+        "{summary}"
+    );
+    let kind = std::fs::metadata("/dev/null").unwrap().file_type();
+    assert!(kind.is_char_device(), "/dev/null is still a device");
+}

@@ -5,6 +5,8 @@
 //!   case of `docs/reference.md`, copied beside the shipped playbook, pass
 //!   `trueup test` as printed.
 //! - Every flag the command table lists is one the command accepts.
+//! - The sample `check` output (with its `...` elisions) and the
+//!   reference's `position` samples are what trueup prints.
 
 mod support;
 
@@ -251,4 +253,90 @@ fn table_cells_yield_short_and_long_flags() {
             ("", "--coverage")
         ]
     );
+}
+
+/// The block of `markdown` that starts with the command line `$ COMMAND`,
+/// without that line.
+fn output_block(markdown: &str, command: &str) -> String {
+    let head = format!("$ {command}\n");
+    code_blocks(markdown)
+        .into_iter()
+        .find_map(|b| b.strip_prefix(&head).map(str::to_string))
+        .unwrap_or_else(|| panic!("no code block starts with `$ {command}`"))
+}
+
+/// Whether `sample`, whose `...` lines each stand for any number of lines,
+/// is what `output` prints: every run of lines between elisions appears in
+/// `output` as it is, in order, the first at its start.
+fn matches_elided(sample: &str, output: &str) -> Result<(), String> {
+    let out: Vec<&str> = output.lines().collect();
+    let mut at = 0;
+    for (i, run) in sample.split("...\n").enumerate() {
+        let run: Vec<&str> = run.lines().collect();
+        if run.is_empty() {
+            continue;
+        }
+        let found = (at..=out.len().saturating_sub(run.len()))
+            .find(|&k| out[k..k + run.len()] == run[..])
+            .filter(|&k| i > 0 || k == 0);
+        match found {
+            Some(k) => at = k + run.len(),
+            None => return Err(format!("not printed as shown:\n{}", run.join("\n"))),
+        }
+    }
+    Ok(())
+}
+
+/// Regression: routing changed the example's dates and the order of its
+/// findings, and the README went on showing the old ones.
+#[test]
+fn the_sample_check_output_is_what_check_prints() {
+    let run = support::trueup(&root(), &["check", "examples/acme.yaml"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    let sample = output_block(&readme(), "trueup check examples/acme.yaml");
+    if let Err(e) = matches_elided(&sample, &run.stdout) {
+        panic!("README.md's sample check output: {e}\n{}", run.describe());
+    }
+}
+
+/// The reference's `position` samples, run on the `lab.yaml` it shows.
+#[test]
+fn the_reference_position_samples_are_what_position_prints() {
+    let reference = read("docs/reference.md");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        dir.path().join("lab.yaml"),
+        block_for(&reference, "lab.yaml"),
+    )
+    .expect("lab.yaml written");
+    for command in [
+        "trueup position lab.yaml",
+        "trueup position -f json lab.yaml",
+    ] {
+        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        let run = support::trueup(dir.path(), &args).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(run.code, Some(0), "{}", run.describe());
+        assert_eq!(
+            output_block(&reference, command).trim_end(),
+            run.stdout.trim_end(),
+            "docs/reference.md's `{command}`"
+        );
+    }
+}
+
+#[test]
+fn elided_samples_match_only_what_is_printed_in_order() {
+    let out = "a\nb\nc\nd\n";
+    assert!(matches_elided("a\nb\n...\nd\n", out).is_ok());
+    assert!(matches_elided("a\n...\nc\nd\n", out).is_ok());
+    assert!(
+        matches_elided("b\n...\nd\n", out).is_err(),
+        "must start at the top"
+    );
+    assert!(
+        matches_elided("a\n...\nd\n...\nc\n", out).is_err(),
+        "out of order"
+    );
+    assert!(matches_elided("a\nc\n", out).is_err(), "a gap needs `...`");
 }

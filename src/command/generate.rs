@@ -26,6 +26,9 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
         seed: args.seed,
     };
     let stats = match &args.output {
+        // Streamed into a temporary beside the file, then renamed, like
+        // every other `-o`: a reader sees the old file or the whole new
+        // one, never a prefix.
         Some(path) => {
             crate::fsutil::write_atomic_with(path, |mut w| write_snapshot(&mut w, params))?
         }
