@@ -531,6 +531,22 @@ impl fmt::Display for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
+/// How many diagnostics `diags` stands for: a count of those not shown
+/// (see [`capped`]) adds what it counts, so 61 errors of one file read as
+/// 61, not as the 50 shown and their one count.
+pub fn total(diags: &[Diagnostic]) -> usize {
+    diags
+        .iter()
+        .map(|d| {
+            if d.counted.is_empty() {
+                1
+            } else {
+                usize::try_from(d.counted.total()).unwrap_or(usize::MAX)
+            }
+        })
+        .fold(0, usize::saturating_add)
+}
+
 /// The name in `names` closest to `name` by edit distance, when close
 /// enough to be the one meant: for "did you mean" hints.
 pub fn nearest<'a>(name: &str, ids: &'a [String]) -> Option<&'a str> {

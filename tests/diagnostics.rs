@@ -149,3 +149,30 @@ fn lint_warnings_on_one_long_line_are_cut_and_capped() {
         run.stderr.len()
     );
 }
+
+/// Regression: the count of errors in a report's verdict and in the `-o`
+/// line counted the cap's summary as one error, so 61 errors read as 51.
+#[test]
+fn verdicts_count_every_error_not_the_ones_shown() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    write(dir.path(), "s.yaml", &bad_dates_on_one_line(61));
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let policies = policies.to_str().expect("a UTF-8 path");
+    let run = trueup(dir.path(), &["check", "-p", policies, "s.yaml"]).expect("trueup finishes");
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+    assert!(
+        run.stdout
+            .contains("61 errors: the run could not be trusted"),
+        "{}",
+        run.describe()
+    );
+    let run = trueup(
+        dir.path(),
+        &[
+            "check", "-p", policies, "s.yaml", "-f", "json", "-o", "r.json",
+        ],
+    )
+    .expect("trueup finishes");
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+    assert!(run.stderr.contains("61 errors"), "{}", run.describe());
+}

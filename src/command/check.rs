@@ -76,7 +76,7 @@ fn findings_summary(r: &CheckReport) -> String {
     if !r.errors.is_empty() {
         out.push_str(&format!(
             ", {}",
-            super::progress::count(r.errors.len(), "error")
+            super::progress::count(crate::diag::total(&r.errors), "error")
         ));
     }
     out

@@ -145,7 +145,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
     if !report.errors.is_empty() {
         what.push_str(&format!(
             ", {}",
-            super::progress::count(report.errors.len(), "error")
+            super::progress::count(crate::diag::total(&report.errors), "error")
         ));
     }
     super::progress::wrote(args.common.output.as_deref(), &what, report.status());

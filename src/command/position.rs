@@ -67,7 +67,7 @@ pub fn run(args: PositionArgs) -> anyhow::Result<u8> {
     if !errors.is_empty() {
         what.push_str(&format!(
             ", {}",
-            super::progress::count(errors.len(), "error")
+            super::progress::count(crate::diag::total(&errors), "error")
         ));
     }
     super::progress::wrote(args.output.as_deref(), &what, status);

@@ -157,7 +157,7 @@ fn untrusted(args: &TestArgs, dir: &Path, errors: &[Diagnostic]) -> anyhow::Resu
         emit(args.output.as_deref(), &text)?;
         wrote(
             args.output.as_deref(),
-            &count(errors.len(), "error"),
+            &count(crate::diag::total(errors), "error"),
             Status::Error,
         );
     }

@@ -36,7 +36,7 @@ pub fn text(r: &DiffReport, style: Style) -> String {
     }
     let verdict = super::verdict(
         r.status(),
-        r.errors.len(),
+        crate::diag::total(&r.errors),
         r.fail_on,
         r.failing().count(),
         "new or worsened ",

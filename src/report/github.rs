@@ -45,7 +45,13 @@ pub fn check(r: &CheckReport) -> String {
     if r.waived() > 0 {
         summary.push(format!("{} waived", r.waived()));
     }
-    let verdict = super::verdict(r.status(), r.errors.len(), r.fail_on, r.failing(), "");
+    let verdict = super::verdict(
+        r.status(),
+        crate::diag::total(&r.errors),
+        r.fail_on,
+        r.failing(),
+        "",
+    );
     summary_line(
         &mut out,
         r.status(),
@@ -69,7 +75,7 @@ pub fn diff(r: &DiffReport) -> String {
     errors(&mut out, &r.errors);
     let verdict = super::verdict(
         r.status(),
-        r.errors.len(),
+        crate::diag::total(&r.errors),
         r.fail_on,
         r.failing().count(),
         "new or worsened ",

@@ -24,7 +24,13 @@ pub fn check(r: &CheckReport) -> String {
     let _ = writeln!(
         out,
         "{}\n",
-        verdict(r.status(), r.errors.len(), r.fail_on, r.failing(), "")
+        verdict(
+            r.status(),
+            crate::diag::total(&r.errors),
+            r.fail_on,
+            r.failing(),
+            ""
+        )
     );
     out.push_str("| snapshot | as of |");
     for s in Severity::ALL.iter().rev() {
@@ -85,7 +91,7 @@ pub fn diff(r: &DiffReport) -> String {
         "{}\n",
         verdict(
             r.status(),
-            r.errors.len(),
+            crate::diag::total(&r.errors),
             r.fail_on,
             r.failing().count(),
             "new or worsened "

@@ -134,7 +134,13 @@ pub fn render(r: &CheckReport, style: Style) -> String {
     if r.waived() > 0 {
         let _ = write!(summary, " ({} waived)", r.waived());
     }
-    let verdict = super::verdict(r.status(), r.errors.len(), r.fail_on, r.failing(), "");
+    let verdict = super::verdict(
+        r.status(),
+        crate::diag::total(&r.errors),
+        r.fail_on,
+        r.failing(),
+        "",
+    );
     let _ = writeln!(out, "summary: {summary}; {verdict}");
     out
 }
@@ -174,12 +180,19 @@ pub fn finding(out: &mut String, f: &Finding, style: Style) {
             .as_deref()
             .map(|t| format!(", {t}"))
             .unwrap_or_default();
+        // "waived: …" for one in force, "waiver expired: …" for one that lapsed.
+        let state = w.state.to_string();
+        let head = if f.is_waived() {
+            state
+        } else {
+            format!("waiver {state}")
+        };
         let _ = writeln!(
             out,
             "    {}",
             style.dim(&line(&format!(
-                "waiver {}: {} (approved by {}{ticket}, expires {})",
-                w.state, w.reason, w.approved_by, w.expires
+                "{head}: {} (approved by {}{ticket}, expires {})",
+                w.reason, w.approved_by, w.expires
             )))
         );
     }
