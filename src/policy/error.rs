@@ -83,7 +83,10 @@ pub fn describe(err: &EvalAltResult, max_operations: u64) -> String {
             thousands(max_operations)
         ),
         E::ErrorStackOverflow(_) => "calls nest too deeply; is there unbounded recursion?".into(),
-        E::ErrorDataTooLarge(what, _) => format!("{} grew past its size limit", lower_first(what)),
+        E::ErrorDataTooLarge(what, _) => format!(
+            "{} grew past its size limit (see the limits in docs/policy-api.md)",
+            lower_first(what)
+        ),
         E::ErrorVariableNotFound(name, _) => format!("variable `{name}` is not defined"),
         E::ErrorPropertyNotFound(name, _) => format!("property `{name}` not found"),
         E::ErrorFunctionNotFound(sig, _) => format!("no function `{sig}` (see docs/policy-api.md)"),
@@ -94,6 +97,11 @@ pub fn describe(err: &EvalAltResult, max_operations: u64) -> String {
         E::ErrorMismatchOutputType(want, got, _) => format!("should return {want}, returned {got}"),
         E::ErrorArithmetic(msg, _) => lower_first(msg),
         E::ErrorAssignmentToConstant(name, _) => format!("cannot assign to constant `{name}`"),
+        // Only the watchdog stops scripts; its token is its limit in ms.
+        E::ErrorTerminated(token, _) if token.is_int() => format!(
+            "stopped after {} s, the time limit of one run; does it loop forever, or walk a huge value again and again?",
+            token.as_int().unwrap_or_default() as f64 / 1000.0
+        ),
         E::ErrorTerminated(..) => "stopped by the engine".into(),
         other => {
             let text = other.to_string();

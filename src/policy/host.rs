@@ -465,12 +465,13 @@ fn bad_date(s: &str) -> Box<EvalAltResult> {
     format!("`{s}` is not a date (YYYY-MM-DD)").into()
 }
 
-/// Registers every host type and function on the engine.
-pub fn register(engine: &mut Engine) {
+/// Registers every host type and function on the engine. `max_depth` bounds
+/// how deeply a finding's evidence may nest.
+pub fn register(engine: &mut Engine, max_depth: usize) {
     register_dates(engine);
     register_inventory(engine);
     engine
-        .register_fn("finding", finding)
+        .register_fn("finding", move |map: Map| finding(map, max_depth))
         .register_fn("join", |items: Array, sep: &str| {
             items.iter().map(display).collect::<Vec<_>>().join(sep)
         })
@@ -749,14 +750,15 @@ const FINDING_KEYS: &[&str] = &["subject", "severity", "message", "evidence"];
 
 /// `finding(#{ subject, severity, message, evidence })`: checks the shape of
 /// a finding where the script builds it, so a mistake points at that line.
-fn finding(map: Map) -> Fallible<Map> {
-    validate_finding(&map)?;
+fn finding(map: Map, max_depth: usize) -> Fallible<Map> {
+    validate_finding(&map, max_depth)?;
     Ok(map)
 }
 
 /// The checks `finding()` makes; the engine makes them again on whatever
-/// `check` returns, so a hand-built map cannot slip past them.
-pub fn validate_finding(map: &Map) -> Result<(), String> {
+/// `check` returns, so a hand-built map cannot slip past them. Evidence may
+/// nest at most `max_depth` deep.
+pub fn validate_finding(map: &Map, max_depth: usize) -> Result<(), String> {
     for key in map.keys() {
         if !FINDING_KEYS.contains(&key.as_str()) {
             return Err(format!(
@@ -790,8 +792,15 @@ pub fn validate_finding(map: &Map) -> Result<(), String> {
     if !map.get("message").is_some_and(Dynamic::is_string) {
         return Err("finding needs a text `message`".into());
     }
-    if map.get("evidence").is_some_and(|e| !e.is_map()) {
-        return Err("finding `evidence` must be a map".into());
+    if let Some(evidence) = map.get("evidence") {
+        if !evidence.is_map() {
+            return Err("finding `evidence` must be a map".into());
+        }
+        if super::sandbox::depth_within(evidence, max_depth).is_none() {
+            return Err(format!(
+                "finding `evidence` nests deeper than {max_depth} levels"
+            ));
+        }
     }
     Ok(())
 }
