@@ -34,8 +34,9 @@ pub struct Limits {
     pub max_string_size: usize,
     /// Elements in one value, counting those of nested arrays.
     pub max_array_size: usize,
-    /// Map entries in one value, counting those of nested maps (a
-    /// 1M-installation snapshot's installations as maps hold 8M).
+    /// Map entries in one value, counting those of nested maps. Small maps
+    /// cost some 700 bytes an entry, so this bounds a value to about 3 GB;
+    /// the installations of a 500k-installation snapshot as maps hold 4M.
     pub max_map_size: usize,
     /// Nesting of the data a script hands back (findings' evidence,
     /// remediation options, routers' answers); reports never recurse deeper.
@@ -56,7 +57,7 @@ impl Default for Limits {
             max_expr_depth: 64,
             max_string_size: 128 << 20,
             max_array_size: 10_000_000,
-            max_map_size: 10_000_000,
+            max_map_size: 4_000_000,
             max_value_depth: 32,
             max_run_time: Duration::from_secs(60),
             max_output: 1 << 20,
