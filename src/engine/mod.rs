@@ -211,6 +211,10 @@ fn run_rule(
         )
         .with_source(&module.source)
     };
+    let out = match out.try_cast_result::<crate::policy::host::FindingList>() {
+        Ok(list) => Dynamic::from(list.0),
+        Err(out) => out,
+    };
     let items = out.into_array().map_err(|t| {
         fail(format!(
             "`check` must return an array of findings, returned {t}"

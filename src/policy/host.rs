@@ -465,11 +465,36 @@ fn bad_date(s: &str) -> Box<EvalAltResult> {
     format!("`{s}` is not a date (YYYY-MM-DD)").into()
 }
 
+/// A list of findings that grows in constant time. Rhai checks the size of
+/// a whole array after every `push`, so building a plain array of n
+/// findings costs n² steps; a `findings()` list is opaque to that check and
+/// bounded by its own length limit instead.
+#[derive(Clone, Default)]
+pub struct FindingList(pub Array);
+
 /// Registers every host type and function on the engine. `max_depth` bounds
-/// how deeply a finding's evidence may nest.
-pub fn register(engine: &mut Engine, max_depth: usize) {
+/// how deeply a finding's evidence may nest; `max_len` how many findings a
+/// `findings()` list may hold.
+pub fn register(engine: &mut Engine, max_depth: usize, max_len: usize) {
     register_dates(engine);
     register_inventory(engine);
+    engine
+        .register_type_with_name::<FindingList>("Findings")
+        .register_fn("findings", FindingList::default)
+        .register_fn(
+            "push",
+            move |list: &mut FindingList, f: Map| -> Fallible<()> {
+                if list.0.len() >= max_len {
+                    return Err(
+                        format!("a `findings()` list may hold at most {max_len} findings").into(),
+                    );
+                }
+                list.0.push(Dynamic::from(f));
+                Ok(())
+            },
+        )
+        .register_fn("len", |list: &mut FindingList| list.0.len() as i64)
+        .register_fn("is_empty", |list: &mut FindingList| list.0.is_empty());
     engine
         .register_fn("finding", move |map: Map| finding(map, max_depth))
         .register_fn("join", |items: Array, sep: &str| {

@@ -68,7 +68,7 @@ impl Default for Limits {
 /// The watchdog of one run: a deadline shared by every script of the run.
 /// A timer thread raises a flag when the deadline passes; scripts look at
 /// the flag on every operation, on whichever thread they run, through
-/// [`Watch::enter`]. The timer ends when the [`Watchdog`] is dropped.
+/// [`Watchdog::enter`]. The timer ends when the [`Watchdog`] is dropped.
 #[derive(Debug)]
 pub struct Watch {
     limit: Duration,
@@ -210,7 +210,7 @@ pub fn engine(limits: Limits) -> Engine {
             .read_lock::<rhai::Map>()
             .and_then(|m| m.get(name).cloned()))
     });
-    host::register(&mut engine, limits.max_value_depth);
+    host::register(&mut engine, limits.max_value_depth, limits.max_array_size);
     engine
 }
 
@@ -279,4 +279,28 @@ pub fn quiet_panics<T>(f: impl FnOnce() -> T) -> T {
     let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     QUIET.with(|q| q.set(false));
     out.unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(levels: usize) -> Dynamic {
+        let mut v = Dynamic::from_int(1);
+        for _ in 0..levels {
+            let mut m = rhai::Map::new();
+            m.insert("x".into(), v);
+            v = Dynamic::from(vec![Dynamic::from(m)]);
+        }
+        v
+    }
+
+    #[test]
+    fn depth_counts_arrays_and_maps_and_stops_at_the_limit() {
+        assert_eq!(depth_within(&Dynamic::from_int(1), 0), Some(0));
+        // Each level above is an array holding a map: two levels of nesting.
+        assert_eq!(depth_within(&nested(3), 6), Some(6));
+        assert_eq!(depth_within(&nested(3), 5), None);
+        assert_eq!(depth_within(&nested(1_000), 32), None);
+    }
 }
