@@ -120,12 +120,27 @@ impl Finding {
     }
 }
 
+/// How deep [`to_json`] goes: deeper than any value the engine accepts from
+/// a script, so it only ever cuts values no report receives (such as a
+/// constant shown by `trueup explain`).
+const JSON_DEPTH: usize = 64;
+
 /// Converts a script value into JSON for evidence and remediation.
 ///
 /// Maps come out with sorted keys (Rhai keeps them sorted), so output is
-/// stable. Dates and other host values print as text.
+/// stable. Dates and other host values print as text. Nesting past
+/// [`JSON_DEPTH`] comes out as `"..."`, so the result is never deeper.
 pub fn to_json(value: &rhai::Dynamic) -> serde_json::Value {
+    to_json_within(value, JSON_DEPTH)
+}
+
+fn to_json_within(value: &rhai::Dynamic, left: usize) -> serde_json::Value {
     use serde_json::Value;
+    let is_container = value.is_array() || value.is_map();
+    if left == 0 && is_container {
+        return Value::String("...".into());
+    }
+    let to_json = |v: &rhai::Dynamic| to_json_within(v, left.saturating_sub(1));
     if value.is_unit() {
         Value::Null
     } else if let Ok(b) = value.as_bool() {
@@ -139,7 +154,7 @@ pub fn to_json(value: &rhai::Dynamic) -> serde_json::Value {
     } else if let Some(d) = value.read_lock::<crate::date::Date>() {
         Value::String(d.to_string())
     } else if let Some(arr) = value.read_lock::<rhai::Array>() {
-        Value::Array(arr.iter().map(to_json).collect())
+        Value::Array(arr.iter().map(&to_json).collect())
     } else if let Some(map) = value.read_lock::<rhai::Map>() {
         Value::Object(
             map.iter()

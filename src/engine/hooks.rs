@@ -7,6 +7,7 @@ use super::{call, to_json, Finding};
 use crate::date::Date;
 use crate::diag::Diagnostic;
 use crate::policy::host::Inventory;
+use crate::policy::sandbox::{depth_within, Watchdog};
 use crate::policy::{Module, Playbook};
 use crate::routing::{parse_answer, RouteSpec};
 
@@ -14,20 +15,23 @@ use crate::routing::{parse_answer, RouteSpec};
 pub fn finish(
     playbook: &Playbook,
     inv: &Inventory,
+    watch: &Watchdog,
     f: &mut Finding,
     opened: Date,
 ) -> Result<(), Diagnostic> {
+    let max_depth = playbook.limits.max_value_depth;
     let mut ctx = context(inv, f, opened);
     if let Some(rule) = playbook.rule(&f.rule).filter(|m| m.defines("remediate")) {
         let context = format!("while computing remediation for `{}`", f.id);
         let out = call(
             playbook,
             rule,
+            watch,
             "remediate",
             (Dynamic::from(ctx.clone()), Dynamic::from(inv.clone())),
             &context,
         )?;
-        f.remediation = remediation(&out)
+        f.remediation = remediation(&out, max_depth)
             .map_err(|msg| hook_error(rule, "remediate", &format!("{context}: {msg}")))?;
         let options: rhai::Array = out.into_array().unwrap_or_default();
         ctx.insert("remediation".into(), Dynamic::from(options));
@@ -37,7 +41,11 @@ pub fn finish(
     let ctx = Dynamic::from(ctx);
     for router in playbook.routers() {
         let context = format!("while routing `{}`", f.id);
-        let answer = call(playbook, router, "route", (ctx.clone(),), &context)?;
+        let answer = call(playbook, router, watch, "route", (ctx.clone(),), &context)?;
+        if depth_within(&answer, max_depth).is_none() {
+            let msg = format!("{context}: the answer nests deeper than {max_depth} levels");
+            return Err(hook_error(router, "route", &msg));
+        }
         let spec = parse_answer(&answer)
             .map_err(|msg| hook_error(router, "route", &format!("{context}: {msg}")))?;
         if let Some(spec) = spec {
@@ -104,9 +112,14 @@ fn context(inv: &Inventory, f: &Finding, opened: Date) -> Map {
     m
 }
 
-fn remediation(out: &Dynamic) -> Result<Vec<serde_json::Value>, String> {
+fn remediation(out: &Dynamic, max_depth: usize) -> Result<Vec<serde_json::Value>, String> {
     if out.is_unit() {
         return Ok(Vec::new());
+    }
+    if depth_within(out, max_depth + 1).is_none() {
+        return Err(format!(
+            "remediation options nest deeper than {max_depth} levels"
+        ));
     }
     let Some(items) = out.read_lock::<rhai::Array>() else {
         return Err(format!(

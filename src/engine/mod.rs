@@ -20,6 +20,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::inventory::{positions, Position, Snapshot};
 use crate::policy::error::script_error;
 use crate::policy::host::Inventory;
+use crate::policy::sandbox::{self, Watch, Watchdog};
 use crate::policy::{Module, Playbook};
 use crate::waivers::{WaiverSet, WaiverSummary};
 
@@ -65,39 +66,9 @@ pub fn evaluate(
     let positions = Arc::new(positions(&snapshot, as_of));
     let waivers = opts.waivers.map(|w| Arc::new(w.clone()));
     let inv = Inventory::new(snapshot.clone(), as_of, positions.clone(), waivers);
-    let rules: Vec<&Module> = playbook.rules().collect();
-    let results: Vec<Result<Vec<Finding>, Diagnostic>> = rules
-        .par_iter()
-        .map(|m| run_rule(playbook, m, &inv))
-        .collect();
-    let mut diags = Diagnostics::default();
-    let mut findings = Vec::new();
-    for r in results {
-        match r {
-            Ok(f) => findings.extend(f),
-            Err(d) => diags.push(d),
-        }
-    }
-    if diags.has_errors() {
-        return Err(diags);
-    }
-    let hook_errors: Vec<Diagnostic> = findings
-        .par_iter_mut()
-        .filter_map(|f| {
-            let opened = opts
-                .opened
-                .and_then(|o| o.get(&f.id).copied())
-                .unwrap_or(as_of);
-            hooks::finish(playbook, &inv, f, opened).err()
-        })
-        .collect();
-    if !hook_errors.is_empty() {
-        let mut hook_errors = hook_errors;
-        hook_errors
-            .sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
-        hook_errors.dedup();
-        return Err(Diagnostics(hook_errors));
-    }
+    // One deadline for every script of this evaluation.
+    let watch = Watch::start(playbook.limits.max_run_time);
+    let mut findings = sandbox::run(|| run_scripts(playbook, &inv, &watch, opts.opened, as_of))?;
     locate(&snapshot, &mut findings);
     let waivers = opts
         .waivers
@@ -118,14 +89,57 @@ pub fn evaluate(
     })
 }
 
+/// Every rule, then the hooks of every finding.
+fn run_scripts(
+    playbook: &Playbook,
+    inv: &Inventory,
+    watch: &Watchdog,
+    opened: Option<&HashMap<String, Date>>,
+    as_of: Date,
+) -> Result<Vec<Finding>, Diagnostics> {
+    let rules: Vec<&Module> = playbook.rules().collect();
+    let results: Vec<Result<Vec<Finding>, Diagnostic>> = rules
+        .par_iter()
+        .map(|m| run_rule(playbook, m, inv, watch))
+        .collect();
+    let mut diags = Diagnostics::default();
+    let mut findings = Vec::new();
+    for r in results {
+        match r {
+            Ok(f) => findings.extend(f),
+            Err(d) => diags.push(d),
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let hook_errors: Vec<Diagnostic> = findings
+        .par_iter_mut()
+        .filter_map(|f| {
+            let opened = opened.and_then(|o| o.get(&f.id).copied()).unwrap_or(as_of);
+            hooks::finish(playbook, inv, watch, f, opened).err()
+        })
+        .collect();
+    if !hook_errors.is_empty() {
+        let mut hook_errors = hook_errors;
+        hook_errors
+            .sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
+        hook_errors.dedup();
+        return Err(Diagnostics(hook_errors));
+    }
+    Ok(findings)
+}
+
 /// Calls a script function with the module's constants in scope.
 pub(crate) fn call(
     playbook: &Playbook,
     module: &Module,
+    watch: &Watchdog,
     name: &str,
     args: impl rhai::FuncArgs,
     context: &str,
 ) -> Result<Dynamic, Diagnostic> {
+    let _watch = watch.enter();
     let mut scope = rhai::Scope::new();
     let mut options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
     options.tag = Some(module.constants_tag());
@@ -175,12 +189,14 @@ fn run_rule(
     playbook: &Playbook,
     module: &Module,
     inv: &Inventory,
+    watch: &Watchdog,
 ) -> Result<Vec<Finding>, Diagnostic> {
     let rule = module.rule_id();
     let context = format!("while evaluating rule `{rule}`");
     let out = call(
         playbook,
         module,
+        watch,
         "check",
         (Dynamic::from(inv.clone()),),
         &context,
@@ -195,6 +211,10 @@ fn run_rule(
         )
         .with_source(&module.source)
     };
+    let out = match out.try_cast_result::<crate::policy::host::FindingList>() {
+        Ok(list) => Dynamic::from(list.0),
+        Err(out) => out,
+    };
     let items = out.into_array().map_err(|t| {
         fail(format!(
             "`check` must return an array of findings, returned {}",
@@ -208,7 +228,7 @@ fn run_rule(
         let raw: Map = item
             .try_cast::<Map>()
             .ok_or_else(|| fail(format!("`check` returned {type_name} where a finding was expected; build findings with `finding(#{{...}})`")))?;
-        let f = to_finding(&rule, module, raw).map_err(fail)?;
+        let f = to_finding(&rule, module, raw, playbook.limits.max_value_depth).map_err(fail)?;
         if seen.insert(f.id.clone(), ()).is_some() {
             return Err(fail(format!(
                 "two findings have the same id `{}`; one finding per subject",
@@ -220,8 +240,13 @@ fn run_rule(
     Ok(findings)
 }
 
-fn to_finding(rule: &str, module: &Module, mut raw: Map) -> Result<Finding, String> {
-    crate::policy::host::validate_finding(&raw)?;
+fn to_finding(
+    rule: &str,
+    module: &Module,
+    mut raw: Map,
+    max_depth: usize,
+) -> Result<Finding, String> {
+    crate::policy::host::validate_finding(&raw, max_depth)?;
     raw.entry("evidence".into())
         .or_insert_with(|| Dynamic::from(Map::new()));
     let text = |m: &Map, k: &str| m.get(k).filter(|v| v.is_string()).map(|v| v.to_string());

@@ -206,9 +206,10 @@ pub fn describe(err: &EvalAltResult, max_operations: u64) -> String {
             thousands(max_operations)
         ),
         E::ErrorStackOverflow(_) => "calls nest too deeply; is there unbounded recursion?".into(),
-        E::ErrorDataTooLarge(what, _) => {
-            format!("{} grew past its size limit", plain_text(&lower_first(what)))
-        }
+        E::ErrorDataTooLarge(what, _) => format!(
+            "{} grew past its size limit (see the limits in docs/policy-api.md)",
+            plain_text(&lower_first(what))
+        ),
         E::ErrorVariableNotFound(name, _) => format!("variable `{name}` is not defined"),
         E::ErrorPropertyNotFound(name, _) => format!("property `{name}` not found"),
         E::ErrorFunctionNotFound(sig, _) => function_not_found(sig),
@@ -248,6 +249,11 @@ pub fn describe(err: &EvalAltResult, max_operations: u64) -> String {
             )
         }
         E::ErrorFor(_) => "a `for` loop goes over a list, a range or text, not this value".into(),
+        // Only the watchdog stops scripts; its token is its limit in ms.
+        E::ErrorTerminated(token, _) if token.is_int() => format!(
+            "stopped after {} s, the time limit of one run; does it loop forever, or walk a huge value again and again?",
+            token.as_int().unwrap_or_default() as f64 / 1000.0
+        ),
         E::ErrorTerminated(..) => "stopped by the engine".into(),
         other => {
             let text = other.to_string();

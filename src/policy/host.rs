@@ -461,12 +461,38 @@ fn bad_date(s: &str) -> Box<EvalAltResult> {
     format!("`{s}` is not a date (YYYY-MM-DD)").into()
 }
 
-/// Registers every host type and function on the engine.
-pub fn register(engine: &mut Engine) {
+/// A list of findings that grows in constant time. Rhai checks the size of
+/// a whole array after every `push`, so building a plain array of n
+/// findings costs n² steps; a `findings()` list is opaque to that check and
+/// bounded by its own length limit instead.
+#[derive(Clone, Default)]
+pub struct FindingList(pub Array);
+
+/// Registers every host type and function on the engine. `max_depth` bounds
+/// how deeply a finding's evidence may nest; `max_len` how many findings a
+/// `findings()` list may hold.
+pub fn register(engine: &mut Engine, max_depth: usize, max_len: usize) {
     register_dates(engine);
     register_inventory(engine);
     engine
-        .register_fn("finding", finding)
+        .register_type_with_name::<FindingList>("Findings")
+        .register_fn("findings", FindingList::default)
+        .register_fn(
+            "push",
+            move |list: &mut FindingList, f: Map| -> Fallible<()> {
+                if list.0.len() >= max_len {
+                    return Err(
+                        format!("a `findings()` list may hold at most {max_len} findings").into(),
+                    );
+                }
+                list.0.push(Dynamic::from(f));
+                Ok(())
+            },
+        )
+        .register_fn("len", |list: &mut FindingList| list.0.len() as i64)
+        .register_fn("is_empty", |list: &mut FindingList| list.0.is_empty());
+    engine
+        .register_fn("finding", move |map: Map| finding(map, max_depth))
         .register_fn("join", |items: Array, sep: &str| {
             items.iter().map(display).collect::<Vec<_>>().join(sep)
         })
@@ -754,14 +780,15 @@ const FINDING_KEYS: &[&str] = &["subject", "severity", "message", "evidence"];
 
 /// `finding(#{ subject, severity, message, evidence })`: checks the shape of
 /// a finding where the script builds it, so a mistake points at that line.
-fn finding(map: Map) -> Fallible<Map> {
-    validate_finding(&map)?;
+fn finding(map: Map, max_depth: usize) -> Fallible<Map> {
+    validate_finding(&map, max_depth)?;
     Ok(map)
 }
 
 /// The checks `finding()` makes; the engine makes them again on whatever
-/// `check` returns, so a hand-built map cannot slip past them.
-pub fn validate_finding(map: &Map) -> Result<(), String> {
+/// `check` returns, so a hand-built map cannot slip past them. Evidence may
+/// nest at most `max_depth` deep.
+pub fn validate_finding(map: &Map, max_depth: usize) -> Result<(), String> {
     for key in map.keys() {
         if !FINDING_KEYS.contains(&key.as_str()) {
             return Err(format!(
@@ -795,8 +822,15 @@ pub fn validate_finding(map: &Map) -> Result<(), String> {
     if !map.get("message").is_some_and(Dynamic::is_string) {
         return Err("finding needs a text `message`".into());
     }
-    if map.get("evidence").is_some_and(|e| !e.is_map()) {
-        return Err("finding `evidence` must be a map".into());
+    if let Some(evidence) = map.get("evidence") {
+        if !evidence.is_map() {
+            return Err("finding `evidence` must be a map".into());
+        }
+        if super::sandbox::depth_within(evidence, max_depth).is_none() {
+            return Err(format!(
+                "finding `evidence` nests deeper than {max_depth} levels"
+            ));
+        }
     }
     Ok(())
 }

@@ -79,6 +79,8 @@ impl Module {
 pub struct Playbook {
     pub root: PathBuf,
     pub engine: Engine,
+    /// The limits `engine` was built with.
+    pub limits: Limits,
     pub modules: Vec<Module>,
     /// sha256 over every script's relative path and text.
     pub digest: String,
@@ -115,6 +117,7 @@ impl Playbook {
         let playbook = Playbook {
             root: root.to_path_buf(),
             engine,
+            limits,
             modules,
             digest,
         };
@@ -278,7 +281,12 @@ fn constants(
         }
     })?;
     let mut scope = Scope::new();
-    lenient.run_ast_with_scope(&mut scope, &ast).map_err(|e| {
+    let watch = sandbox::Watch::start(Limits::default().max_run_time);
+    sandbox::run(|| {
+        let _watch = watch.enter();
+        lenient.run_ast_with_scope(&mut scope, &ast)
+    })
+    .map_err(|e| {
         script_error(
             path,
             source,
@@ -287,9 +295,54 @@ fn constants(
             100_000,
         )
     })?;
-    Ok(scope
+    let constants: Vec<(String, Dynamic)> = scope
         .iter()
         .filter(|(_, is_const, _)| *is_const)
         .map(|(n, _, v)| (n.to_string(), v))
-        .collect())
+        .collect();
+    let max_depth = Limits::default().max_value_depth;
+    for (name, value) in &constants {
+        let problem = if sandbox::depth_within(value, max_depth).is_none() {
+            format!("constant `{name}` nests deeper than {max_depth} levels")
+        } else if keeps_state(value) {
+            format!("constant `{name}` holds a closure that captures variables, which would keep state from one call to the next; constants must be plain values (use a function instead)")
+        } else {
+            continue;
+        };
+        let line = const_line(source, name);
+        return Err(Diagnostic::error(path, line, u32::from(line > 0), problem).with_source(source));
+    }
+    Ok(constants)
+}
+
+/// Whether a constant holds state that calls could change and share: a
+/// closure's captured variables. Constants are handed to every call on every
+/// thread, so such state would make results depend on the order of calls.
+/// Only for values whose depth is bounded.
+fn keeps_state(value: &Dynamic) -> bool {
+    if value.is_shared() {
+        return true;
+    }
+    if let Some(arr) = value.read_lock::<rhai::Array>() {
+        arr.iter().any(keeps_state)
+    } else if let Some(map) = value.read_lock::<rhai::Map>() {
+        map.values().any(keeps_state)
+    } else if let Some(f) = value.read_lock::<rhai::FnPtr>() {
+        f.iter_curry().any(keeps_state)
+    } else {
+        false
+    }
+}
+
+/// The line where constant `name` is declared, or 0.
+fn const_line(source: &str, name: &str) -> u32 {
+    source
+        .lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix("const ")
+                .and_then(|rest| rest.trim_start().strip_prefix(name))
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(0, |i| i as u32 + 1)
 }
