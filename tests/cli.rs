@@ -493,7 +493,7 @@ fn waivers_waive_expire_and_go_unused() {
     let t = text(&out.stdout);
     assert!(t.contains("[waived]"), "{t}");
     assert!(
-        t.contains("waiver waived: Q1 true-up (approved by j.doe, SAM-1, expires 2026-12-31)"),
+        t.contains("waived: Q1 true-up (approved by j.doe, SAM-1, expires 2026-12-31)"),
         "{t}"
     );
     assert!(t.contains("waiver expired: waivers.yaml:3"), "{t}");

@@ -40,6 +40,19 @@ use trueup::policy::{Limits, Playbook};
 /// million operations, which takes seconds there on a loaded machine).
 const TIME_BOUND: Duration = Duration::from_secs(if cfg!(debug_assertions) { 15 } else { 5 });
 
+/// The scripts' time limit in the harness (`--time-limit`, or
+/// `Limits::max_run_time`): well inside [`TIME_BOUND`], so that a script
+/// that makes every operation slow (a huge value re-checked on each) is
+/// stopped by trueup's own watchdog and the harness sees that it was.
+const SCRIPT_SECONDS: u64 = if cfg!(debug_assertions) { 4 } else { 2 };
+
+fn limits() -> Limits {
+    Limits {
+        max_run_time: Duration::from_secs(SCRIPT_SECONDS),
+        ..Limits::default()
+    }
+}
+
 /// Address space the binary may use, in KiB (`ulimit -v`).
 const MEMORY_LIMIT_KIB: u64 = 4 << 20;
 
@@ -470,7 +483,7 @@ impl Workspace {
                 std::fs::copy(&p, d.join("p").join(p.file_name().unwrap())).unwrap();
             }
         }
-        let playbook = Arc::new(Playbook::load(&d.join("p"), Limits::default()).unwrap());
+        let playbook = Arc::new(Playbook::load(&d.join("p"), limits()).unwrap());
         Workspace { dir, playbook }
     }
 
@@ -587,12 +600,10 @@ fn library(target: Target, ws: &Workspace) -> Result<(), Failure> {
                     })
                 }
             }
-            check(
-                Playbook::load(&ws.path("lint"), Limits::default()).and_then(|p| {
-                    let snap = trueup::inventory::load(&ws.path("examples/acme.yaml"))?;
-                    evaluate(&p, Arc::new(snap), EvalOptions::default()).map(|_| ())
-                }),
-            )
+            check(Playbook::load(&ws.path("lint"), limits()).and_then(|p| {
+                let snap = trueup::inventory::load(&ws.path("examples/acme.yaml"))?;
+                evaluate(&p, Arc::new(snap), EvalOptions::default()).map(|_| ())
+            }))
         }
     }
 }
@@ -650,7 +661,8 @@ fn binary_args(target: Target) -> Vec<&'static str> {
 
 /// Runs the binary under `ulimit -v`, killed after [`TIME_BOUND`].
 fn binary(target: Target, ws: &Workspace) -> Result<(), Failure> {
-    let args = binary_args(target);
+    let mut args: Vec<String> = binary_args(target).into_iter().map(String::from).collect();
+    args.extend(["--time-limit".to_string(), SCRIPT_SECONDS.to_string()]);
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(format!(

@@ -345,3 +345,45 @@ fn a_million_findings_end_at_a_limit() {
         );
     }
 }
+
+/// `--time-limit SECONDS` sets the watchdog from the command line, on the
+/// commands that run scripts: an endless loop under a huge operations limit
+/// stops after that long, naming the script, with exit 2.
+#[test]
+fn time_limit_flag_stops_the_scripts_of_a_run() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).expect("policies folder");
+    std::fs::write(
+        policies.join("spin.rhai"),
+        "fn check(inv) {\n    loop { }\n}\n",
+    )
+    .expect("script");
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        "trueup: 1\nsnapshot: { id: s-1, taken_at: 2026-11-01 }\n",
+    )
+    .expect("snapshot");
+    let started = Instant::now();
+    let run = trueup(
+        dir.path(),
+        &[
+            "check",
+            "s.yaml",
+            "--max-operations",
+            "4000000000000000000",
+            "--time-limit",
+            "1",
+        ],
+    )
+    .expect("trueup finishes");
+    assert!(started.elapsed() < Duration::from_secs(30), "stopped late");
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+    assert!(
+        run.stderr.contains("policies/spin.rhai:") && run.stderr.contains("stopped after 1 s"),
+        "{}",
+        run.describe()
+    );
+    let bad = trueup(dir.path(), &["check", "s.yaml", "--time-limit", "0"]).expect("finishes");
+    assert_eq!(bad.code, Some(2), "{}", bad.describe());
+}

@@ -44,17 +44,35 @@ pub struct Common {
     /// Waivers file (default: `waivers.yaml` beside the policies folder, if present)
     #[arg(long, value_name = "FILE")]
     pub waivers: Option<PathBuf>,
+    #[command(flatten)]
+    pub script: ScriptLimits,
+}
+
+/// The sandbox limits a user may set, on every command that runs scripts.
+#[derive(Args, Debug, Clone)]
+pub struct ScriptLimits {
     /// Stop a script after this many operations
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_operations)]
     pub max_operations: u64,
+    /// Stop the scripts of one evaluation after this many seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().max_run_time.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub time_limit: u64,
+}
+
+impl ScriptLimits {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_operations: self.max_operations,
+            max_run_time: std::time::Duration::from_secs(self.time_limit),
+            ..Limits::default()
+        }
+    }
 }
 
 impl Common {
     pub fn limits(&self) -> Limits {
-        Limits {
-            max_operations: self.max_operations,
-            ..Limits::default()
-        }
+        self.script.limits()
     }
 
     pub fn playbook(&self) -> Result<Playbook, Diagnostics> {

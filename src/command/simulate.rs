@@ -9,7 +9,6 @@ use clap::{Args, ValueEnum};
 use super::progress::{count, wrote, Progress};
 use super::{emit, parse_fail_on, print_diagnostics, Common};
 use crate::fsutil::expand;
-use crate::policy::Limits;
 use crate::report::{FailOn, Status};
 use crate::simulate::{self, Simulation};
 
@@ -37,9 +36,8 @@ pub struct SimulateArgs {
     /// Waivers file (default: `waivers.yaml` beside the policies folder, if present)
     #[arg(long, value_name = "FILE")]
     pub waivers: Option<PathBuf>,
-    /// Stop a script after this many operations
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_operations)]
-    pub max_operations: u64,
+    #[command(flatten)]
+    pub script: super::ScriptLimits,
     /// Fail (exit 1) on unmet expectations about findings at or above this
     /// severity, or `never`; the default `info` fails on every unmet one
     #[arg(long, value_name = "SEVERITY", default_value = "info", value_parser = parse_fail_on)]
@@ -57,7 +55,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<u8> {
         as_of: None,
         output: args.output.clone(),
         waivers: args.waivers.clone(),
-        max_operations: args.max_operations,
+        script: args.script.clone(),
     };
     let (playbook, waivers) = match common.playbook_and_waivers() {
         Ok(x) => x,

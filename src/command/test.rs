@@ -10,7 +10,7 @@ use super::{emit, print_diagnostics, PlaybookDir};
 use serde_json::json;
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::policy::{Limits, Playbook};
+use crate::policy::Playbook;
 use crate::report::escape::line;
 use crate::report::{junit, Status};
 use crate::testing::{self, CaseResult};
@@ -43,16 +43,12 @@ pub struct TestArgs {
     /// Fail when coverage is below PERCENT (implies --coverage)
     #[arg(long, value_name = "PERCENT")]
     pub coverage_min: Option<f64>,
-    /// Stop a script after this many operations
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_operations)]
-    pub max_operations: u64,
+    #[command(flatten)]
+    pub script: super::ScriptLimits,
 }
 
 pub fn run(args: TestArgs) -> anyhow::Result<u8> {
-    let limits = Limits {
-        max_operations: args.max_operations,
-        ..Limits::default()
-    };
+    let limits = args.script.limits();
     let dir = args.playbook.resolve()?;
     let playbook = match Playbook::load(&dir, limits) {
         Ok(p) => p,

@@ -434,6 +434,7 @@ pub fn plain_type(name: &str) -> String {
             "Range" | "RangeInclusive" | "range" => Some("a range"),
             "Date" => Some("a date"),
             "Inventory" => Some("the inventory"),
+            "Findings" => Some("a `findings()` list"),
             "Instant" | "timestamp" => Some("a time"),
             _ => None,
         };
