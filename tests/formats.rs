@@ -210,7 +210,6 @@ fn untrusted_runs_say_so_in_each_format() {
     assert_eq!(region["region"]["startLine"], 3);
 }
 
-/// The official schema, or a clear failure when `../shared` is missing.
 /// The official schema, vendored under `tests/schemas/`.
 fn sarif_validator() -> jsonschema::Validator {
     let path = root().join("tests/schemas/sarif-schema-2.1.0.json");
