@@ -197,18 +197,7 @@ pub fn finding_json(
             eval.positions
                 .iter()
                 .filter(|p| snap.str(p.product) == product)
-                .map(|p| {
-                    json!({
-                        "product": product,
-                        "metric": p.metric.as_str(),
-                        "entitled": p.entitled,
-                        "consumed": p.consumed,
-                        "shortfall": p.shortfall,
-                        "surplus": p.surplus,
-                        "utilization": p.utilization,
-                        "incomplete": p.incomplete,
-                    })
-                })
+                .map(|p| crate::report::position::position_json(&product, p))
                 .collect()
         })
         .unwrap_or_default();
@@ -532,7 +521,11 @@ pub fn nearest<'a>(wanted: &str, ids: impl IntoIterator<Item = &'a str>, n: usiz
                 .zip(id.chars())
                 .take_while(|(a, b)| a == b)
                 .count();
-            (edit_distance(wanted, id), std::cmp::Reverse(prefix), id)
+            (
+                crate::diag::edit_distance(wanted, id),
+                std::cmp::Reverse(prefix),
+                id,
+            )
         })
         .collect();
     scored.sort();
@@ -540,36 +533,9 @@ pub fn nearest<'a>(wanted: &str, ids: impl IntoIterator<Item = &'a str>, n: usiz
     scored.into_iter().take(n).map(|(_, _, id)| id).collect()
 }
 
-/// Levenshtein distance, in characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                diagonal
-            } else {
-                1 + diagonal.min(above).min(row[j])
-            };
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn edit_distance_counts_insertions_deletions_and_substitutions() {
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("overuse", "overuse"), 0);
-    }
 
     #[test]
     fn nearest_ids_come_first_and_ties_go_to_the_longer_prefix() {

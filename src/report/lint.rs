@@ -87,25 +87,7 @@ pub fn sarif(r: &LintReport) -> String {
             .collect();
         invocation["toolExecutionNotifications"] = json!(errors);
     }
-    let doc = json!({
-        "$schema": sarif::SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {
-                "driver": {
-                    "name": "trueup",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "semanticVersion": env!("CARGO_PKG_VERSION"),
-                    "rules": descriptors,
-                }
-            },
-            "invocations": [invocation],
-            "results": results,
-        }]
-    });
-    let mut out = serde_json::to_string_pretty(&doc).expect("json values serialize");
-    out.push('\n');
-    out
+    sarif::log(descriptors, invocation, results)
 }
 
 pub fn github(r: &LintReport) -> String {

@@ -9,9 +9,10 @@ use crate::diag::Diagnostic;
 use crate::engine::Evaluation;
 use crate::inventory::Position;
 
-fn row_json(e: &Evaluation, p: &Position) -> Value {
+/// One position row as JSON, in the field order of `position -f json`.
+pub fn position_json(product: &str, p: &Position) -> Value {
     json!({
-        "product": e.snapshot.str(p.product),
+        "product": product,
         "metric": p.metric.as_str(),
         "entitled": p.entitled,
         "consumed": p.consumed,
@@ -19,8 +20,13 @@ fn row_json(e: &Evaluation, p: &Position) -> Value {
         "surplus": p.surplus,
         "utilization": p.utilization,
         "incomplete": p.incomplete,
-        "snapshot": e.snapshot.path,
     })
+}
+
+fn row_json(e: &Evaluation, p: &Position) -> Value {
+    let mut row = position_json(e.snapshot.str(p.product), p);
+    row["snapshot"] = json!(e.snapshot.path);
+    row
 }
 
 /// `position -f json`: the same `version`, `trueup`, `status` and `inputs`

@@ -118,6 +118,11 @@ fn document(items: &[Item], rules: &[RuleInfo], errors: &[Diagnostic]) -> String
             errors.iter().map(notification).collect(),
         );
     }
+    log(descriptors, Value::Object(invocation), results)
+}
+
+/// The SARIF log of one trueup run: its rules, its invocation, its results.
+pub(crate) fn log(descriptors: Vec<Value>, invocation: Value, results: Vec<Value>) -> String {
     let doc = json!({
         "$schema": SCHEMA,
         "version": "2.1.0",
