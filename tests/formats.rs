@@ -504,3 +504,57 @@ fn a_playbook_diff_names_each_side_with_its_own_playbook() {
     assert_eq!(data["inputs"]["base"]["snapshots"][0]["path"], BASE);
     assert_eq!(data["inputs"]["head"]["snapshots"][0]["path"], HEAD);
 }
+
+/// Regression: a playbook that did not compile (or waivers that did not
+/// load) printed its errors to stderr and no report at all, so CI reading
+/// SARIF, JUnit or JSON found no file to upload. Every format now reports
+/// the untrusted run, and `-o` writes it.
+#[test]
+fn a_broken_playbook_still_gets_a_report_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    for entry in std::fs::read_dir(root().join(POLICIES)).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|x| x == "rhai") {
+            std::fs::copy(&p, policies.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(policies.join("zz.rhai"), "fn check(inv) { let x = ; }\n").unwrap();
+    let policies = policies.to_str().unwrap();
+    let validator = sarif_validator();
+    for (format, says) in [
+        (
+            "text",
+            "no snapshot evaluated; 1 error: the run could not be trusted",
+        ),
+        ("json", "\"status\": \"error\""),
+        ("junit", "errors=\"1\""),
+        ("github", "the run could not be trusted"),
+        ("markdown", "**Error**"),
+        ("sarif", "\"executionSuccessful\": false"),
+    ] {
+        let out = run(&["check", "-p", policies, BASE, "-f", format], 2);
+        assert!(out.contains(says), "-f {format}:\n{out}");
+        assert!(
+            !out.to_lowercase().contains("passing"),
+            "-f {format}:\n{out}"
+        );
+        if format == "sarif" {
+            let doc = assert_valid(&validator, "broken playbook", &out);
+            let notes = &doc["runs"][0]["invocations"][0]["toolExecutionNotifications"];
+            assert_eq!(notes.as_array().map(Vec::len), Some(1), "{doc:#}");
+        }
+    }
+    let report = dir.path().join("r.sarif");
+    let report_arg = report.to_str().unwrap();
+    run(
+        &[
+            "check", "-p", policies, BASE, "-f", "sarif", "-o", report_arg,
+        ],
+        2,
+    );
+    assert!(std::fs::read_to_string(&report)
+        .unwrap()
+        .contains("\"executionSuccessful\": false"));
+}

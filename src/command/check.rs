@@ -25,28 +25,31 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let paths = expand(&args.snapshots)?;
     let (playbook, waivers) = match args.common.playbook_and_waivers() {
         Ok(x) => x,
-        Err(d) => {
-            print_diagnostics(&d.0);
-            return Ok(2);
-        }
+        Err(d) => return untrusted(&args, crate::diag::capped(d.0), String::new(), Vec::new()),
     };
     if let Err(d) = playbook.require_rules() {
-        print_diagnostics(&[d]);
-        return Ok(2);
+        return untrusted(&args, vec![d], playbook.digest.clone(), Vec::new());
     }
     let (evaluations, errors) =
         evaluate_all(&playbook, &paths, args.common.as_of, waivers.as_ref());
     print_diagnostics(&errors);
-    let report = CheckReport {
-        policies: args.common.policies.clone(),
-        policies_digest: playbook.digest.clone(),
-        evaluations,
-        errors,
-        fail_on: args.fail_on,
-        rules: report::RuleInfo::of(&playbook),
-    };
+    finish(
+        &args,
+        CheckReport {
+            policies: args.common.policies.clone(),
+            policies_digest: playbook.digest.clone(),
+            evaluations,
+            errors,
+            fail_on: args.fail_on,
+            rules: report::RuleInfo::of(&playbook),
+        },
+    )
+}
+
+/// Prints the report in its format; every format ends on the run's status,
+/// the errors themselves having gone to stderr.
+fn finish(args: &CheckArgs, report: CheckReport) -> anyhow::Result<u8> {
     let text = report::render_check(&report, args.format, args.common.output.is_none());
-    // Every format ends on the run's status; the errors themselves went to stderr.
     emit(args.common.output.as_deref(), &text)?;
     super::progress::wrote(
         args.common.output.as_deref(),
@@ -54,6 +57,30 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         report.status(),
     );
     Ok(report.exit_code())
+}
+
+/// A run stopped before any snapshot was evaluated (the playbook or the
+/// waivers are broken): the errors go to stderr, and the report in the
+/// asked-for format still says so, so that CI reading SARIF, JUnit or JSON
+/// sees an untrusted run rather than no file at all.
+fn untrusted(
+    args: &CheckArgs,
+    errors: Vec<crate::diag::Diagnostic>,
+    policies_digest: String,
+    rules: Vec<report::RuleInfo>,
+) -> anyhow::Result<u8> {
+    print_diagnostics(&errors);
+    finish(
+        args,
+        CheckReport {
+            policies: args.common.policies.clone(),
+            policies_digest,
+            evaluations: Vec::new(),
+            errors,
+            fail_on: args.fail_on,
+            rules,
+        },
+    )
 }
 
 /// `20 findings (2 critical, 5 high, 3 waived)`: the counts of the summary

@@ -39,7 +39,9 @@ pub fn check(r: &CheckReport) -> String {
         .filter(|s| counts[**s as usize] > 0)
         .map(|s| format!("{} {s}", counts[*s as usize]))
         .collect();
-    if summary.is_empty() {
+    if r.evaluations.is_empty() {
+        summary.push("no snapshot evaluated".into());
+    } else if summary.is_empty() {
         summary.push("no findings".into());
     }
     if r.waived() > 0 {

@@ -126,7 +126,10 @@ pub fn render(r: &CheckReport, style: Style) -> String {
         .filter(|s| counts[**s as usize] > 0)
         .map(|s| format!("{} {}", counts[*s as usize], s))
         .collect();
-    let mut summary = if parts.is_empty() {
+    // With nothing evaluated, "no findings" would read as a clean run.
+    let mut summary = if r.evaluations.is_empty() {
+        "no snapshot evaluated".to_string()
+    } else if parts.is_empty() {
         "no findings".to_string()
     } else {
         parts.join(", ")
