@@ -402,10 +402,17 @@ pub fn finding(
                     .map(|o| format!(", owner {}", line(o)))
                     .unwrap_or_default()
             );
-            if let (Some(within), Some(by)) = (&r.notify_within, r.notify_by) {
+            if let Some(w) = f.waiver.as_ref().filter(|_| f.is_waived()) {
+                // The ladder of a waived finding is not running: nothing is due.
+                let _ = writeln!(
+                    out,
+                    "  waived until {}: no notice or escalation due",
+                    w.expires
+                );
+            } else if let (Some(within), Some(by)) = (&r.notify_within, r.notify_by) {
                 let _ = writeln!(out, "  notify within {}: by {by}", line(within));
             }
-            for e in &r.escalate {
+            for e in r.escalate.iter().filter(|_| !f.is_waived()) {
                 let _ = writeln!(
                     out,
                     "  after {}: escalate to {} on {}",

@@ -391,3 +391,50 @@ fn explain_json_for_a_rule_and_for_a_finding() {
     assert_eq!(doc["positions"][0]["shortfall"], 12);
     assert_eq!(doc["finding"]["route"]["queue"], "sam-team");
 }
+
+/// Regression: `explain --finding` listed a waived finding's notice and
+/// escalation dates as if they were due, where `check` says nothing is.
+#[test]
+fn explaining_a_waived_finding_shows_no_due_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let waivers = dir.path().join("waivers.yaml");
+    std::fs::write(
+        &waivers,
+        "waivers:\n  - rule: overuse\n    subject: nw-cad\n    reason: true-up agreed\n    approved_by: j.doe\n    expires: 2027-01-31\n",
+    )
+    .unwrap();
+    let args = [
+        "explain",
+        "--finding",
+        "overuse:product:nw-cad",
+        "examples/acme.yaml",
+        "--waivers",
+        waivers.to_str().unwrap(),
+    ];
+    let out = trueup(&root(), &args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("waived until 2027-01-31: no notice or escalation due"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("notify within") && !text.contains("escalate to"),
+        "{text}"
+    );
+    let unwaived = trueup(
+        &root(),
+        &[
+            "explain",
+            "--finding",
+            "overuse:product:nw-cad",
+            "examples/acme.yaml",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&unwaived.stdout).contains("escalate to"));
+}
