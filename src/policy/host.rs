@@ -396,7 +396,7 @@ impl Inventory {
         let mut by_device: std::collections::BTreeMap<&str, Seen> =
             std::collections::BTreeMap::new();
         for i in &snap.installations {
-            if snap.device(i.device).is_some() {
+            if snap.device(i.device).is_some() || !i.exists_on(self.0.as_of) {
                 continue;
             }
             let e = by_device
