@@ -26,6 +26,7 @@ const FIELDS: &[&str] = &[
     "surplus",
     "utilization",
     "incomplete",
+    "stale",
 ];
 
 /// Whether a wanted value matches the output; utilization is a ratio rounded

@@ -701,6 +701,7 @@ impl<'p> Builder<'p> {
                     "product",
                     "version",
                     "installed_on",
+                    "removed_on",
                     "user",
                     "discovered_by",
                 ];
@@ -711,6 +712,15 @@ impl<'p> Builder<'p> {
                 let product = f.req_str("product", s);
                 let version = f.str("version", s);
                 let installed_on = f.date("installed_on", s);
+                let removed_on = f.date("removed_on", s);
+                if let (Some(a), Some(b)) = (installed_on, removed_on) {
+                    if b < a {
+                        s.error(
+                            f.get("removed_on").map_or(f.pos(), |n| n.pos),
+                            format!("installation is removed ({b}) before it is installed ({a})"),
+                        );
+                    }
+                }
                 let user = f.str("user", s);
                 let discovered_by = f.str("discovered_by", s);
                 if let (Some(device), Some(product)) = (device, product) {
@@ -719,6 +729,7 @@ impl<'p> Builder<'p> {
                         product: self.strings.intern(product),
                         version: self.sym(version),
                         installed_on,
+                        removed_on,
                         user: self.sym(user),
                         discovered_by: self.sym(discovered_by),
                         line,

@@ -280,9 +280,19 @@ pub struct Installation {
     pub product: Sym,
     pub version: Option<Sym>,
     pub installed_on: Option<Date>,
+    /// The first day the installation is gone; `None` while it is still there.
+    pub removed_on: Option<Date>,
     pub user: Option<Sym>,
     pub discovered_by: Option<Sym>,
     pub line: u32,
+}
+
+impl Installation {
+    /// Whether the installation is there on `day`: from `installed_on` (if
+    /// given) and until `removed_on` (if given, exclusive).
+    pub fn exists_on(&self, day: Date) -> bool {
+        self.installed_on.is_none_or(|d| d <= day) && self.removed_on.is_none_or(|d| day < d)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -514,6 +524,14 @@ impl Snapshot {
     pub fn installed_products(&self) -> Vec<Sym> {
         let mut v: Vec<Sym> = self.index.installs_by_product.keys().copied().collect();
         v.sort_by(|a, b| self.str(*a).cmp(self.str(*b)));
+        v
+    }
+
+    /// Products with an installation that exists on `day`, listed or not,
+    /// in id order.
+    pub fn installed_products_on(&self, day: Date) -> Vec<Sym> {
+        let mut v = self.installed_products();
+        v.retain(|&p| self.installations_of(p).iter().any(|i| i.exists_on(day)));
         v
     }
 

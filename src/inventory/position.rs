@@ -1,11 +1,15 @@
 //! The effective licence position (ELP): per product and metric, what is
 //! entitled on the as-of date against what is consumed.
 //!
-//! Counting rules (docs/reference.md): an entitlement counts only while its own term
-//! and its contract are valid; an installation consumes nothing when its
-//! device's environment is exempted by every contract behind the product's
-//! valid entitlements; installations on unlisted devices consume, and where a
-//! metric needs cores or sockets nobody recorded the row is `incomplete`.
+//! Counting rules (docs/reference.md): everything is read as of one date. An
+//! entitlement counts only while its own term and its contract are valid; an
+//! installation consumes only while it exists (from `installed_on`, until
+//! `removed_on`), and nothing when its device's environment is exempted by
+//! every contract behind the product's valid entitlements; installations on
+//! unlisted devices consume, and where a metric needs cores or sockets nobody
+//! recorded the row is `incomplete`. Usage counts only for months that began
+//! on or before the as-of date; a figure older than the two months before the
+//! as-of month is `stale`.
 
 use std::collections::HashSet;
 
@@ -29,6 +33,9 @@ pub struct Position {
     /// Some consumption could not be counted (missing cores, sockets, users or
     /// usage figures); the consumed figure is a lower bound.
     pub incomplete: bool,
+    /// A usage-based row whose latest figure is more than two months older
+    /// than the as-of month; such a row is also `incomplete`.
+    pub stale: bool,
 }
 
 /// Every row of the position on `as_of`, sorted by product id then metric.
@@ -48,7 +55,11 @@ pub fn positions(snap: &Snapshot, as_of: Date) -> Vec<Position> {
         metrics.sort();
         metrics.dedup();
         if metrics.is_empty() {
-            if snap.installations_of(product).is_empty() {
+            if !snap
+                .installations_of(product)
+                .iter()
+                .any(|i| i.exists_on(as_of))
+            {
                 continue;
             }
             metrics.push(Metric::Device);
@@ -61,12 +72,16 @@ pub fn positions(snap: &Snapshot, as_of: Date) -> Vec<Position> {
     rows
 }
 
-/// The installations of `product` that consume licences on `as_of`.
+/// The installations of `product` that consume licences on `as_of`: those
+/// that exist on that day, on a device whose environment is not exempt.
 pub fn consuming_installations(snap: &Snapshot, product: Sym, as_of: Date) -> Vec<&Installation> {
     let exempt = exempt_environments(snap, product, as_of);
     snap.installations_of(product)
         .iter()
         .filter(|i| {
+            if !i.exists_on(as_of) {
+                return false;
+            }
             let env = snap.device(i.device).and_then(|d| d.environment);
             !env.is_some_and(|e| exempt.contains(&e))
         })
@@ -116,7 +131,11 @@ fn position_row(
                 .fold(0, u64::saturating_add),
         ),
     };
-    let (consumed, incomplete) = consumption(snap, product, metric, consuming);
+    let Consumption {
+        consumed,
+        incomplete,
+        stale,
+    } = consumption(snap, product, metric, as_of, consuming);
     let (shortfall, surplus, utilization) = match entitled {
         None => (0, None, None),
         Some(n) => (
@@ -134,6 +153,7 @@ fn position_row(
         surplus,
         utilization,
         incomplete,
+        stale,
     }
 }
 
@@ -144,15 +164,41 @@ fn distinct_devices(consuming: &[&Installation]) -> Vec<Sym> {
     devices
 }
 
-/// What `product` consumes in `metric`, and whether that figure is incomplete.
+/// What a product consumes in one metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Consumption {
+    pub consumed: u64,
+    /// Some consumption could not be counted; `consumed` is a lower bound.
+    pub incomplete: bool,
+    /// The latest usage figure is older than the two months before the
+    /// as-of month (implies `incomplete`).
+    pub stale: bool,
+}
+
+impl Consumption {
+    fn counted(consumed: u64, incomplete: bool) -> Self {
+        Consumption {
+            consumed,
+            incomplete,
+            stale: false,
+        }
+    }
+}
+
+/// What `product` consumes in `metric` on `as_of` from `consuming` (see
+/// [`consuming_installations`]) or, for usage-based metrics, from its usage
+/// records.
 pub fn consumption(
     snap: &Snapshot,
     product: Sym,
     metric: Metric,
+    as_of: Date,
     consuming: &[&Installation],
-) -> (u64, bool) {
+) -> Consumption {
     match metric {
-        Metric::Device | Metric::Site => (distinct_devices(consuming).len() as u64, false),
+        Metric::Device | Metric::Site => {
+            Consumption::counted(distinct_devices(consuming).len() as u64, false)
+        }
         Metric::User => {
             let mut incomplete = false;
             let mut users: Vec<Sym> = consuming
@@ -167,7 +213,7 @@ pub fn consumption(
                 .collect();
             users.sort_unstable();
             users.dedup();
-            (users.len() as u64, incomplete)
+            Consumption::counted(users.len() as u64, incomplete)
         }
         Metric::Core | Metric::Processor => {
             let mut incomplete = false;
@@ -186,18 +232,45 @@ pub fn consumption(
                     n.unwrap_or(0)
                 })
                 .fold(0, u64::saturating_add);
-            (sum, incomplete)
+            Consumption::counted(sum, incomplete)
         }
         Metric::Concurrent | Metric::Subscription => {
-            let latest = snap.usage_of(product).last();
-            let figure = latest.and_then(|u| {
-                if metric == Metric::Concurrent {
-                    u.peak_concurrent
-                } else {
-                    u.active_users
-                }
-            });
-            (figure.unwrap_or(0), figure.is_none())
+            usage_consumption(snap, product, metric, as_of)
         }
+    }
+}
+
+/// The first day of the month two months before `day`'s: the oldest month
+/// whose usage figure is still current on `day`.
+fn current_from(day: Date) -> Date {
+    let (y, m, _) = day.ymd();
+    let months = y * 12 + m as i32 - 1 - 2;
+    Date::from_ymd(months.div_euclid(12), months.rem_euclid(12) as u32 + 1, 1)
+        .expect("the first of a month exists")
+}
+
+/// `concurrent`: the highest `peak_concurrent` of the as-of month and the
+/// two before it; `subscription`: the latest month's `active_users`. Only
+/// months that began on or before `as_of` count.
+fn usage_consumption(snap: &Snapshot, product: Sym, metric: Metric, as_of: Date) -> Consumption {
+    // Periods are `YYYY-MM`, so they compare as text with a month's own period.
+    let upto = as_of.period();
+    let from = current_from(as_of).period();
+    let records = snap.usage_of(product);
+    let records = &records[..records.partition_point(|u| u.period <= upto)];
+    let stale = records.last().is_some_and(|u| u.period < from);
+    let (consumed, missing) = if metric == Metric::Concurrent {
+        let current = &records[records.partition_point(|u| u.period < from)..];
+        let peak = current.iter().filter_map(|u| u.peak_concurrent).max();
+        let missing = current.is_empty() || current.iter().any(|u| u.peak_concurrent.is_none());
+        (peak.unwrap_or(0), missing)
+    } else {
+        let figure = records.last().and_then(|u| u.active_users);
+        (figure.unwrap_or(0), figure.is_none())
+    };
+    Consumption {
+        consumed,
+        incomplete: missing || stale,
+        stale,
     }
 }

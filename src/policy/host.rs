@@ -54,6 +54,7 @@ pub const MAP_KEYS: &[&str] = &[
     "device",
     "version",
     "installed_on",
+    "removed_on",
     "user",
     "discovered_by",
     "device_listed",
@@ -72,6 +73,7 @@ pub const MAP_KEYS: &[&str] = &[
     "surplus",
     "utilization",
     "incomplete",
+    "stale",
     "installations",
     "products",
     "first_installed",
@@ -310,6 +312,7 @@ impl Inventory {
         m.insert("product".into(), self.text(i.product));
         m.insert("version".into(), self.opt_text(i.version));
         m.insert("installed_on".into(), opt_date(i.installed_on));
+        m.insert("removed_on".into(), opt_date(i.removed_on));
         m.insert("user".into(), self.opt_text(i.user));
         m.insert("discovered_by".into(), self.opt_text(i.discovered_by));
         m.insert(
@@ -378,6 +381,7 @@ impl Inventory {
             p.utilization.map_or(Dynamic::UNIT, Dynamic::from_float),
         );
         m.insert("incomplete".into(), Dynamic::from(p.incomplete));
+        m.insert("stale".into(), Dynamic::from(p.stale));
         m
     }
 
@@ -392,7 +396,7 @@ impl Inventory {
         let mut by_device: std::collections::BTreeMap<&str, Seen> =
             std::collections::BTreeMap::new();
         for i in &snap.installations {
-            if snap.device(i.device).is_some() {
+            if snap.device(i.device).is_some() || !i.exists_on(self.0.as_of) {
                 continue;
             }
             let e = by_device
@@ -723,7 +727,7 @@ fn register_inventory(engine: &mut Engine) {
         .register_fn("installed_products", |inv: &mut Inventory| -> Array {
             inv.0
                 .snap
-                .installed_products()
+                .installed_products_on(inv.0.as_of)
                 .into_iter()
                 .map(|p| inv.text(p))
                 .collect()

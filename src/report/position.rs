@@ -20,6 +20,7 @@ pub fn position_json(product: &str, p: &Position) -> Value {
         "surplus": p.surplus,
         "utilization": p.utilization,
         "incomplete": p.incomplete,
+        "stale": p.stale,
     })
 }
 

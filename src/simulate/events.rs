@@ -181,6 +181,7 @@ pub fn apply(snap: &mut Snapshot, change: &Change, on: Date) {
                     product,
                     version: None,
                     installed_on: Some(on),
+                    removed_on: None,
                     user,
                     discovered_by,
                     line: 0,
