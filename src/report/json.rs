@@ -3,24 +3,30 @@
 use serde_json::{json, Value};
 
 use super::CheckReport;
-use crate::engine::Severity;
+use crate::engine::{Evaluation, Severity};
 
 /// The report format's version; bumped on any incompatible change.
 pub const REPORT_VERSION: u64 = 1;
+
+/// What identifies one evaluated snapshot among a report's `inputs`.
+pub(crate) fn snapshot_input(e: &Evaluation) -> Value {
+    json!({
+        "path": e.snapshot.path,
+        "sha256": e.snapshot.sha256,
+        "id": e.snapshot.meta.id,
+        "as_of": e.as_of,
+    })
+}
 
 pub fn render(r: &CheckReport) -> String {
     let snapshots: Vec<Value> = r
         .evaluations
         .iter()
         .map(|e| {
-            json!({
-                "path": e.snapshot.path,
-                "sha256": e.snapshot.sha256,
-                "id": e.snapshot.meta.id,
-                "as_of": e.as_of,
-                "unrouted": e.unrouted(),
-                "waivers": e.waivers,
-            })
+            let mut input = snapshot_input(e);
+            input["unrouted"] = json!(e.unrouted());
+            input["waivers"] = json!(e.waivers);
+            input
         })
         .collect();
     let findings: Vec<Value> = r

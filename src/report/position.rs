@@ -38,17 +38,7 @@ pub fn json(evals: &[Evaluation], errors: &[Diagnostic]) -> String {
         .iter()
         .flat_map(|e| e.positions.iter().map(move |p| row_json(e, p)))
         .collect();
-    let snapshots: Vec<Value> = evals
-        .iter()
-        .map(|e| {
-            json!({
-                "path": e.snapshot.path,
-                "sha256": e.snapshot.sha256,
-                "id": e.snapshot.meta.id,
-                "as_of": e.as_of,
-            })
-        })
-        .collect();
+    let snapshots: Vec<Value> = evals.iter().map(super::json::snapshot_input).collect();
     let doc = json!({
         "version": super::json::REPORT_VERSION,
         "trueup": env!("CARGO_PKG_VERSION"),
