@@ -751,6 +751,14 @@ impl<'n, 'a> Fields<'n, 'a> {
 
     /// An optional list of text.
     pub fn str_list(&self, name: &str, sink: &mut Sink) -> Vec<&'n str> {
+        self.str_items(name, sink)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect()
+    }
+
+    /// [`Fields::str_list`], with where each item is written.
+    pub fn str_items(&self, name: &str, sink: &mut Sink) -> Vec<(&'n str, Pos)> {
         let Some(node) = self.get(name) else {
             return Vec::new();
         };
@@ -771,7 +779,7 @@ impl<'n, 'a> Fields<'n, 'a> {
                         format!("items of `{name}` must be text, found {}", item.describe()),
                     );
                 }
-                s
+                s.map(|s| (s, item.pos))
             })
             .collect()
     }

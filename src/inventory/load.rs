@@ -170,6 +170,7 @@ macro_rules! each_list {
         $m!(installations);
         $m!(usage);
         $m!(hosts);
+        $m!(covers);
     };
 }
 
@@ -187,6 +188,9 @@ struct Builder<'p> {
     usage: Vec<Usage>,
     /// Each `virtual_host` named and where, to report a dangling one.
     hosts: Vec<(Sym, Pos)>,
+    /// Each `covers` entry (product, covered product) and where, to report
+    /// a dangling one.
+    covers: Vec<(Sym, Sym, Pos)>,
 }
 
 impl<'p> Builder<'p> {
@@ -204,6 +208,7 @@ impl<'p> Builder<'p> {
             installations: Vec::new(),
             usage: Vec::new(),
             hosts: Vec::new(),
+            covers: Vec::new(),
         }
     }
 
@@ -314,6 +319,7 @@ impl<'p> Builder<'p> {
             .extend(part.products.into_iter().map(|p| Product {
                 id: m.sym(p.id),
                 publisher: m.opt(p.publisher),
+                covers: p.covers.iter().map(|&c| m.sym(c)).collect(),
                 ..p
             }));
         self.contracts
@@ -364,6 +370,11 @@ impl<'p> Builder<'p> {
         }));
         self.hosts
             .extend(part.hosts.into_iter().map(|(h, pos)| (m.sym(h), pos)));
+        self.covers.extend(
+            part.covers
+                .into_iter()
+                .map(|(p, c, pos)| (m.sym(p), m.sym(c), pos)),
+        );
     }
 
     /// Reads a snapshot given as an already-parsed node (a test case's inline
@@ -512,7 +523,7 @@ impl<'p> Builder<'p> {
                 let Some(f) = Fields::of(
                     node,
                     "product",
-                    &["id", "name", "publisher", "risk_tier"],
+                    &["id", "name", "publisher", "risk_tier", "covers"],
                     s,
                 ) else {
                     return;
@@ -523,12 +534,23 @@ impl<'p> Builder<'p> {
                 let tier = f
                     .choice("risk_tier", RiskTier::NAMES, s)
                     .and_then(RiskTier::parse);
+                let covers = f.str_items("covers", s);
                 if let Some(id) = id {
+                    let id = self.strings.intern(id);
+                    let covers: Vec<Sym> = covers
+                        .into_iter()
+                        .map(|(c, pos)| {
+                            let c = self.strings.intern(c);
+                            self.covers.push((id, c, pos));
+                            c
+                        })
+                        .collect();
                     let product = Product {
-                        id: self.strings.intern(id),
-                        name: name.unwrap_or(id).to_string(),
+                        id,
+                        name: name.unwrap_or(self.strings.resolve(id)).to_string(),
                         publisher: self.sym(publisher),
                         risk_tier: tier.unwrap_or(RiskTier::Medium),
+                        covers,
                         line,
                     };
                     self.products.push(product);
@@ -600,6 +622,8 @@ impl<'p> Builder<'p> {
                     "start",
                     "end",
                     "maintenance_end",
+                    "perpetual",
+                    "priority",
                 ];
                 let Some(f) = Fields::of(node, "entitlement", names, s) else {
                     return;
@@ -618,6 +642,8 @@ impl<'p> Builder<'p> {
                 let start = f.date("start", s);
                 let end = f.date("end", s);
                 let maintenance_end = f.date("maintenance_end", s);
+                let perpetual = f.bool("perpetual", s).unwrap_or(false);
+                let priority = f.count("priority", s);
                 if let (Some(a), Some(b)) = (start, end) {
                     if b < a {
                         s.error(
@@ -641,6 +667,8 @@ impl<'p> Builder<'p> {
                         start,
                         end,
                         maintenance_end,
+                        perpetual,
+                        priority,
                         line,
                     };
                     self.raw_entitlements.push((e, contract_pos, product_pos));
@@ -654,6 +682,7 @@ impl<'p> Builder<'p> {
                     "sockets",
                     "virtual_host",
                     "primary_user",
+                    "last_seen",
                 ];
                 let Some(f) = Fields::of(node, "device", names, s) else {
                     return;
@@ -664,6 +693,7 @@ impl<'p> Builder<'p> {
                 let sockets = f.count("sockets", s);
                 let host = f.str("virtual_host", s);
                 let primary_user = f.str("primary_user", s);
+                let last_seen = f.date("last_seen", s);
                 if let (Some(h), Some(name)) = (f.get("virtual_host"), host) {
                     let sym = self.strings.intern(name);
                     self.hosts.push((sym, h.pos));
@@ -676,6 +706,7 @@ impl<'p> Builder<'p> {
                     sockets,
                     virtual_host: self.sym(host),
                     primary_user: self.sym(primary_user),
+                    last_seen,
                     line,
                 };
                 self.devices.push(device);
@@ -895,6 +926,21 @@ impl<'p> Builder<'p> {
                     ),
                 ));
             }
+        }
+
+        for &(product, covered, pos) in &self.covers {
+            let msg = if product == covered {
+                format!("product `{}` cannot cover itself", strings.resolve(product))
+            } else if !index.products.contains_key(&covered) {
+                format!(
+                    "product `{}` covers product `{}`, which the snapshot does not list",
+                    strings.resolve(product),
+                    strings.resolve(covered)
+                )
+            } else {
+                continue;
+            };
+            diags.push(err(pos.line, pos.col, msg));
         }
 
         let mut installations = self.installations;

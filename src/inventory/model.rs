@@ -203,6 +203,9 @@ pub struct Product {
     pub name: String,
     pub publisher: Option<Sym>,
     pub risk_tier: RiskTier,
+    /// Products whose consumers this product's licences may also cover
+    /// (edition and downgrade rights), after their own.
+    pub covers: Vec<Sym>,
     pub line: u32,
 }
 
@@ -246,13 +249,20 @@ pub struct Entitlement {
     pub start: Option<Date>,
     pub end: Option<Date>,
     pub maintenance_end: Option<Date>,
+    /// The right to use survives the entitlement's `end` and its contract's
+    /// end or expiry; `end` and `maintenance_end` then bound support only.
+    pub perpetual: bool,
+    /// Allocation order among the product's pools: lower first; pools
+    /// without one follow, by metric and id.
+    pub priority: Option<u64>,
     pub line: u32,
 }
 
 impl Entitlement {
-    /// Whether the entitlement's own term covers `day`.
+    /// Whether the entitlement's own term covers `day`; a perpetual
+    /// entitlement's right to use has no end.
     pub fn in_term(&self, day: Date) -> bool {
-        self.start.is_none_or(|s| s <= day) && self.end.is_none_or(|e| day <= e)
+        self.start.is_none_or(|s| s <= day) && (self.perpetual || self.end.is_none_or(|e| day <= e))
     }
 }
 
@@ -264,6 +274,8 @@ pub struct Device {
     pub sockets: Option<u64>,
     pub virtual_host: Option<Sym>,
     pub primary_user: Option<Sym>,
+    /// The date of the device's latest inventory, when a source reports it.
+    pub last_seen: Option<Date>,
     pub line: u32,
 }
 
@@ -515,9 +527,19 @@ impl Snapshot {
             .map(|&i| &self.entitlements[i])
     }
 
-    /// Whether an entitlement counts on `day`: its term and its contract are valid.
+    /// Whether an entitlement counts on `day`: its term and its contract are
+    /// valid. A perpetual entitlement outlives its contract's end or expiry,
+    /// but not its termination.
     pub fn entitlement_valid(&self, e: &Entitlement, day: Date) -> bool {
-        e.in_term(day) && self.contracts[e.contract_ix].valid_on(day)
+        let c = &self.contracts[e.contract_ix];
+        e.in_term(day)
+            && if e.perpetual {
+                c.start.is_none_or(|s| s <= day)
+                    && (c.status != ContractStatus::Terminated
+                        || c.terminated_on.is_some_and(|t| day < t))
+            } else {
+                c.valid_on(day)
+            }
     }
 
     /// Products that have installations, listed or not, in id order.

@@ -27,8 +27,8 @@ pub struct Position {
     pub shortfall: u64,
     /// `None` when entitlement is unlimited.
     pub surplus: Option<u64>,
-    /// consumed / entitled, rounded to four places; `None` when nothing
-    /// countable is entitled.
+    /// consumed / entitled, unrounded (reports round it for display); `None`
+    /// when nothing countable is entitled.
     pub utilization: Option<f64>,
     /// Some consumption could not be counted (missing cores, sockets, users or
     /// usage figures); the consumed figure is a lower bound.
@@ -36,6 +36,12 @@ pub struct Position {
     /// A usage-based row whose latest figure is more than two months older
     /// than the as-of month; such a row is also `incomplete`.
     pub stale: bool,
+    /// Devices counted in this row whose cores or sockets nobody recorded
+    /// (counted as nothing; the row is `incomplete`).
+    pub unknown_capacity: u64,
+    /// Installations with no user, each counted as a user of its own (the
+    /// row is `incomplete`).
+    pub unattributed: u64,
 }
 
 /// Every row of the position on `as_of`, sorted by product id then metric.
@@ -135,13 +141,14 @@ fn position_row(
         consumed,
         incomplete,
         stale,
+        ..
     } = consumption(snap, product, metric, as_of, consuming);
     let (shortfall, surplus, utilization) = match entitled {
         None => (0, None, None),
         Some(n) => (
             consumed.saturating_sub(n),
             Some(n.saturating_sub(consumed)),
-            (n > 0).then(|| (consumed as f64 / n as f64 * 10_000.0).round() / 10_000.0),
+            (n > 0).then(|| consumed as f64 / n as f64),
         ),
     };
     Position {
@@ -154,6 +161,8 @@ fn position_row(
         utilization,
         incomplete,
         stale,
+        unknown_capacity: 0,
+        unattributed: 0,
     }
 }
 

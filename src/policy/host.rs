@@ -31,6 +31,7 @@ pub const MAP_KEYS: &[&str] = &[
     "name",
     "publisher",
     "risk_tier",
+    "covers",
     "line",
     "start",
     "end",
@@ -45,11 +46,14 @@ pub const MAP_KEYS: &[&str] = &[
     "metric",
     "quantity",
     "maintenance_end",
+    "perpetual",
+    "priority",
     "environment",
     "cores",
     "sockets",
     "virtual_host",
     "primary_user",
+    "last_seen",
     "active",
     "device",
     "version",
@@ -74,6 +78,8 @@ pub const MAP_KEYS: &[&str] = &[
     "utilization",
     "incomplete",
     "stale",
+    "unknown_capacity",
+    "unattributed",
     "installations",
     "products",
     "first_installed",
@@ -233,6 +239,8 @@ impl Inventory {
             "risk_tier".into(),
             Dynamic::from(ImmutableString::from(p.risk_tier.as_str())),
         );
+        let covers: Array = p.covers.iter().map(|c| self.text(*c)).collect();
+        m.insert("covers".into(), Dynamic::from(covers));
         m.insert("line".into(), Dynamic::from(i64::from(p.line)));
         m
     }
@@ -278,6 +286,8 @@ impl Inventory {
         m.insert("start".into(), opt_date(e.start));
         m.insert("end".into(), opt_date(e.end));
         m.insert("maintenance_end".into(), opt_date(e.maintenance_end));
+        m.insert("perpetual".into(), Dynamic::from(e.perpetual));
+        m.insert("priority".into(), e.priority.map_or(Dynamic::UNIT, int));
         m.insert(
             "valid".into(),
             Dynamic::from(snap.entitlement_valid(e, self.0.as_of)),
@@ -294,6 +304,7 @@ impl Inventory {
         m.insert("sockets".into(), d.sockets.map_or(Dynamic::UNIT, int));
         m.insert("virtual_host".into(), self.opt_text(d.virtual_host));
         m.insert("primary_user".into(), self.opt_text(d.primary_user));
+        m.insert("last_seen".into(), opt_date(d.last_seen));
         m.insert("line".into(), Dynamic::from(i64::from(d.line)));
         m
     }
@@ -382,6 +393,8 @@ impl Inventory {
         );
         m.insert("incomplete".into(), Dynamic::from(p.incomplete));
         m.insert("stale".into(), Dynamic::from(p.stale));
+        m.insert("unknown_capacity".into(), int(p.unknown_capacity));
+        m.insert("unattributed".into(), int(p.unattributed));
         m
     }
 

@@ -18,9 +18,11 @@ pub fn position_json(product: &str, p: &Position) -> Value {
         "consumed": p.consumed,
         "shortfall": p.shortfall,
         "surplus": p.surplus,
-        "utilization": p.utilization,
+        "utilization": p.utilization.map(|u| (u * 10_000.0).round() / 10_000.0),
         "incomplete": p.incomplete,
         "stale": p.stale,
+        "unknown_capacity": p.unknown_capacity,
+        "unattributed": p.unattributed,
     })
 }
 

@@ -172,6 +172,7 @@ pub fn apply(snap: &mut Snapshot, change: &Change, on: Date) {
                             sockets: new.sockets,
                             virtual_host: None,
                             primary_user: Some(u),
+                            last_seen: None,
                             line: 0,
                         });
                     }
@@ -208,6 +209,8 @@ pub fn apply(snap: &mut Snapshot, change: &Change, on: Date) {
                 start: Some(on),
                 end: e.end,
                 maintenance_end: e.maintenance_end,
+                perpetual: false,
+                priority: None,
                 line: 0,
             };
             snap.entitlements.push(entitlement);
@@ -378,6 +381,7 @@ impl Scratch {
                             sockets: new.sockets,
                             virtual_host: None,
                             primary_user: Some(user),
+                            last_seen: None,
                             line: 0,
                         });
                     }
