@@ -27,6 +27,8 @@ const FIELDS: &[&str] = &[
     "utilization",
     "incomplete",
     "stale",
+    "unknown_capacity",
+    "unattributed",
 ];
 
 /// Whether a wanted value matches the output; utilization is a ratio rounded

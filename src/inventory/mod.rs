@@ -1,5 +1,6 @@
 //! Inventory snapshots: loading, validation and the licence position.
 
+pub mod allocate;
 pub mod load;
 pub mod model;
 pub mod position;

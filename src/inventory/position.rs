@@ -11,8 +11,7 @@
 //! on or before the as-of date; a figure older than the two months before the
 //! as-of month is `stale`.
 
-use std::collections::HashSet;
-
+use super::allocate::{allocate, allocated, exemptions, Allocation, Options, ProductAllocation};
 use super::model::*;
 use crate::date::Date;
 
@@ -46,18 +45,18 @@ pub struct Position {
 
 /// Every row of the position on `as_of`, sorted by product id then metric.
 pub fn positions(snap: &Snapshot, as_of: Date) -> Vec<Position> {
-    let mut products: Vec<Sym> = snap.products.iter().map(|p| p.id).collect();
-    let listed: HashSet<Sym> = products.iter().copied().collect();
-    products.extend(
-        snap.installed_products()
-            .into_iter()
-            .filter(|p| !listed.contains(p)),
-    );
-    products.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
+    rows(snap, as_of, &allocate(snap, as_of, &Options::default()))
+}
 
+/// The rows of an allocation, sorted by product id then metric.
+pub fn rows(snap: &Snapshot, as_of: Date, alloc: &Allocation) -> Vec<Position> {
     let mut rows = Vec::new();
-    for product in products {
+    for a in &alloc.products {
+        let product = a.product;
         let mut metrics: Vec<Metric> = snap.entitlements_of(product).map(|e| e.metric).collect();
+        if let Some(m) = a.unpooled.metric.filter(|_| a.unpooled.used > 0) {
+            metrics.push(m);
+        }
         metrics.sort();
         metrics.dedup();
         if metrics.is_empty() {
@@ -70,18 +69,18 @@ pub fn positions(snap: &Snapshot, as_of: Date) -> Vec<Position> {
             }
             metrics.push(Metric::Device);
         }
-        let consuming = consuming_installations(snap, product, as_of);
         for metric in metrics {
-            rows.push(position_row(snap, product, metric, as_of, &consuming));
+            rows.push(position_row(snap, a, metric, as_of));
         }
     }
     rows
 }
 
 /// The installations of `product` that consume licences on `as_of`: those
-/// that exist on that day, on a device whose environment is not exempt.
+/// that exist on that day, on a device whose environment no valid licence
+/// of the product exempts.
 pub fn consuming_installations(snap: &Snapshot, product: Sym, as_of: Date) -> Vec<&Installation> {
-    let exempt = exempt_environments(snap, product, as_of);
+    let exempt = exemptions(snap, product, as_of);
     snap.installations_of(product)
         .iter()
         .filter(|i| {
@@ -89,43 +88,14 @@ pub fn consuming_installations(snap: &Snapshot, product: Sym, as_of: Date) -> Ve
                 return false;
             }
             let env = snap.device(i.device).and_then(|d| d.environment);
-            !env.is_some_and(|e| exempt.contains(&e))
+            !env.is_some_and(|e| exempt.iter().any(|(x, _)| *x == e))
         })
         .collect()
 }
 
-/// Environments exempted by every contract behind the product's valid
-/// entitlements; empty when the product has no valid entitlement.
-pub fn exempt_environments(snap: &Snapshot, product: Sym, as_of: Date) -> Vec<Sym> {
-    let mut contracts: Vec<usize> = snap
-        .entitlements_of(product)
-        .filter(|e| snap.entitlement_valid(e, as_of))
-        .map(|e| e.contract_ix)
-        .collect();
-    contracts.sort_unstable();
-    contracts.dedup();
-    let mut iter = contracts
-        .iter()
-        .map(|&c| &snap.contracts[c].exempt_environments);
-    let Some(first) = iter.next() else {
-        return Vec::new();
-    };
-    let mut common: Vec<Sym> = first.clone();
-    for envs in iter {
-        common.retain(|e| envs.contains(e));
-    }
-    common
-}
-
-fn position_row(
-    snap: &Snapshot,
-    product: Sym,
-    metric: Metric,
-    as_of: Date,
-    consuming: &[&Installation],
-) -> Position {
+fn position_row(snap: &Snapshot, a: &ProductAllocation, metric: Metric, as_of: Date) -> Position {
     let valid: Vec<&Entitlement> = snap
-        .entitlements_of(product)
+        .entitlements_of(a.product)
         .filter(|e| e.metric == metric && snap.entitlement_valid(e, as_of))
         .collect();
     let entitled = match metric {
@@ -137,12 +107,32 @@ fn position_row(
                 .fold(0, u64::saturating_add),
         ),
     };
-    let Consumption {
-        consumed,
-        incomplete,
-        stale,
-        ..
-    } = consumption(snap, product, metric, as_of, consuming);
+    let (consumed, incomplete, stale, unknown_capacity, unattributed) = if allocated(metric) {
+        let mut consumed = 0u64;
+        let (mut unknown, mut unattributed) = (0, 0);
+        for p in &a.pools {
+            if snap.entitlements[p.entitlement].metric == metric {
+                consumed = consumed.saturating_add(p.used);
+                unknown += p.unknown_capacity;
+                unattributed += p.unattributed;
+            }
+        }
+        if a.unpooled.metric == Some(metric) {
+            consumed = consumed.saturating_add(a.unpooled.used);
+            unknown += a.unpooled.unknown_capacity;
+            unattributed += a.unpooled.unattributed;
+        }
+        (
+            consumed,
+            unknown + unattributed > 0,
+            false,
+            unknown,
+            unattributed,
+        )
+    } else {
+        let u = usage_consumption(snap, a.product, metric, as_of);
+        (u.consumed, u.incomplete, u.stale, 0, 0)
+    };
     let (shortfall, surplus, utilization) = match entitled {
         None => (0, None, None),
         Some(n) => (
@@ -152,7 +142,7 @@ fn position_row(
         ),
     };
     Position {
-        product,
+        product: a.product,
         metric,
         entitled,
         consumed,
@@ -161,92 +151,20 @@ fn position_row(
         utilization,
         incomplete,
         stale,
-        unknown_capacity: 0,
-        unattributed: 0,
+        unknown_capacity,
+        unattributed,
     }
 }
 
-fn distinct_devices(consuming: &[&Installation]) -> Vec<Sym> {
-    let mut devices: Vec<Sym> = consuming.iter().map(|i| i.device).collect();
-    devices.sort_unstable();
-    devices.dedup();
-    devices
-}
-
-/// What a product consumes in one metric.
+/// What a product consumes in a usage-based metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Consumption {
-    pub consumed: u64,
+struct Consumption {
+    consumed: u64,
     /// Some consumption could not be counted; `consumed` is a lower bound.
-    pub incomplete: bool,
+    incomplete: bool,
     /// The latest usage figure is older than the two months before the
     /// as-of month (implies `incomplete`).
-    pub stale: bool,
-}
-
-impl Consumption {
-    fn counted(consumed: u64, incomplete: bool) -> Self {
-        Consumption {
-            consumed,
-            incomplete,
-            stale: false,
-        }
-    }
-}
-
-/// What `product` consumes in `metric` on `as_of` from `consuming` (see
-/// [`consuming_installations`]) or, for usage-based metrics, from its usage
-/// records.
-pub fn consumption(
-    snap: &Snapshot,
-    product: Sym,
-    metric: Metric,
-    as_of: Date,
-    consuming: &[&Installation],
-) -> Consumption {
-    match metric {
-        Metric::Device | Metric::Site => {
-            Consumption::counted(distinct_devices(consuming).len() as u64, false)
-        }
-        Metric::User => {
-            let mut incomplete = false;
-            let mut users: Vec<Sym> = consuming
-                .iter()
-                .filter_map(|i| {
-                    let u = i
-                        .user
-                        .or_else(|| snap.device(i.device).and_then(|d| d.primary_user));
-                    incomplete |= u.is_none();
-                    u
-                })
-                .collect();
-            users.sort_unstable();
-            users.dedup();
-            Consumption::counted(users.len() as u64, incomplete)
-        }
-        Metric::Core | Metric::Processor => {
-            let mut incomplete = false;
-            let sum = distinct_devices(consuming)
-                .into_iter()
-                .map(|d| {
-                    let dev = snap.device(d);
-                    let n = dev.and_then(|d| {
-                        if metric == Metric::Core {
-                            d.cores
-                        } else {
-                            d.sockets
-                        }
-                    });
-                    incomplete |= n.is_none();
-                    n.unwrap_or(0)
-                })
-                .fold(0, u64::saturating_add);
-            Consumption::counted(sum, incomplete)
-        }
-        Metric::Concurrent | Metric::Subscription => {
-            usage_consumption(snap, product, metric, as_of)
-        }
-    }
+    stale: bool,
 }
 
 /// The first day of the month two months before `day`'s: the oldest month
