@@ -798,3 +798,85 @@ fn a_missing_base_playbook_names_its_own_flag() {
     );
     assert!(!err.contains("pass `-p DIR`"), "{err}");
 }
+
+/// `position --explain`: each consumer's pool and why, through `covers`,
+/// as an auditor would ask for it.
+#[test]
+fn position_explain_names_the_pool_of_each_consumer() {
+    let s = Scratch::new();
+    s.write(
+        "db.yaml",
+        "trueup: 1
+snapshot: { id: db, taken_at: 2026-11-01 }
+products:
+  - { id: db-ee, covers: [db-se] }
+  - { id: db-se }
+contracts: [{ id: EA-1, exempt_environments: [dev] }]
+entitlements:
+  - { id: ENT-EE, contract: EA-1, product: db-ee, metric: device, quantity: 2 }
+  - { id: ENT-SE, contract: EA-1, product: db-se, metric: device, quantity: 1 }
+devices:
+  - { id: ee-1 }
+  - { id: se-1 }
+  - { id: se-2 }
+  - { id: se-3 }
+  - { id: se-dev, environment: dev }
+installations:
+  - { device: ee-1, product: db-ee }
+  - { device: se-3, product: db-se }
+  - { device: se-2, product: db-se }
+  - { device: se-1, product: db-se }
+  - { device: se-dev, product: db-se }
+",
+    );
+    let out = s.run(&["position", "--explain", "db-se", "-f", "json", "db.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let got: Vec<(String, String, String)> = doc["consumers"]
+        .as_array()
+        .expect("consumers")
+        .iter()
+        .map(|c| {
+            (
+                c["consumer"].as_str().unwrap().to_string(),
+                c["pool"].as_str().unwrap_or("-").to_string(),
+                c["basis"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // se-1 takes db-se's own licence (id order); db-ee's second licence,
+    // after ee-1, covers se-2; se-3 fits nowhere and is charged to db-se's
+    // pool; se-dev is exempt under EA-1.
+    let want = [
+        ("se-1", "ENT-SE", "allocated"),
+        ("se-2", "ENT-EE", "covers"),
+        ("se-3", "ENT-SE", "shortfall"),
+        ("se-dev", "ENT-SE", "exempt"),
+    ];
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    let rows: Vec<(&str, u64)> = doc["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["product"].as_str().unwrap(),
+                r["consumed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("db-ee", 2), ("db-se", 2)]);
+
+    let out = s.run(&["position", "--explain", "db-xe", "db.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr)
+            .contains("product `db-xe` is neither listed nor installed; did you mean `db-ee`?"),
+        "{}",
+        text(&out.stderr)
+    );
+}

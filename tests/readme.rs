@@ -313,6 +313,7 @@ fn the_reference_position_samples_are_what_position_prints() {
     for command in [
         "trueup position lab.yaml",
         "trueup position -f json lab.yaml",
+        "trueup position --explain cad lab.yaml",
     ] {
         let args: Vec<&str> = command.split_whitespace().skip(1).collect();
         let run = support::trueup(dir.path(), &args).unwrap_or_else(|e| panic!("{e}"));

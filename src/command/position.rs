@@ -8,8 +8,11 @@ use super::{emit, load_all, parse_date, print_diagnostics};
 use crate::date::Date;
 use crate::engine::Evaluation;
 use crate::fsutil::expand;
-use crate::inventory::positions;
+use crate::inventory::allocate::{allocate, Consumer, Cover, Options};
+use crate::inventory::position::rows;
+use crate::inventory::{positions, Position, Snapshot, Sym};
 use crate::report;
+use crate::report::position::Explained;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Format {
@@ -31,6 +34,9 @@ pub struct PositionArgs {
     /// Write results to FILE (atomically) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
+    /// Show, per device or user of PRODUCT, the licence that covers it and why
+    #[arg(long, value_name = "PRODUCT")]
+    pub explain: Option<String>,
 }
 
 pub fn run(args: PositionArgs) -> anyhow::Result<u8> {
@@ -41,6 +47,12 @@ pub fn run(args: PositionArgs) -> anyhow::Result<u8> {
     // `status: error` beside it.
     if !errors.is_empty() && !matches!(args.format, Format::Json) {
         return Ok(2);
+    }
+    if let Some(product) = &args.explain {
+        if !errors.is_empty() {
+            return Ok(2);
+        }
+        return explain(&args, product, snaps);
     }
     let evals: Vec<Evaluation> = snaps
         .into_iter()
@@ -72,4 +84,87 @@ pub fn run(args: PositionArgs) -> anyhow::Result<u8> {
     }
     super::progress::wrote(args.output.as_deref(), &what, status);
     Ok(status.exit_code())
+}
+
+/// `--explain PRODUCT`: every consumer of the product on each snapshot's
+/// as-of date, with the pool that covers it and why.
+fn explain(args: &PositionArgs, product: &str, snaps: Vec<Arc<Snapshot>>) -> anyhow::Result<u8> {
+    let mut text = String::new();
+    for snapshot in snaps {
+        let as_of = args.as_of.unwrap_or(snapshot.meta.taken_at);
+        let Some(sym) = snapshot
+            .sym(product)
+            .filter(|&s| snapshot.product(s).is_some() || !snapshot.installations_of(s).is_empty())
+        else {
+            let mut known: Vec<String> = snapshot
+                .products
+                .iter()
+                .map(|p| snapshot.str(p.id).to_string())
+                .collect();
+            known.extend(
+                snapshot
+                    .installed_products()
+                    .into_iter()
+                    .map(|p| snapshot.str(p).to_string()),
+            );
+            let hint = crate::diag::nearest(product, &known)
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            eprintln!(
+                "error: {}: product `{product}` is neither listed nor installed{hint}",
+                snapshot.path.display()
+            );
+            return Ok(2);
+        };
+        let alloc = allocate(
+            &snapshot,
+            as_of,
+            &Options {
+                explain: Some(sym),
+                ..Options::default()
+            },
+        );
+        let mut covers = alloc.covers.clone();
+        let key = |c: &Cover| {
+            let consumer = match c.consumer {
+                Consumer::Device(d) | Consumer::User(d) => (snapshot.str(d), 0),
+                Consumer::Unattributed { device, line } => (snapshot.str(device), line),
+            };
+            (c.product != sym, snapshot.str(c.product), consumer)
+        };
+        covers.sort_by(|a, b| key(a).cmp(&key(b)));
+        // The product's rows, and those of the products its pools or its
+        // consumers' pools belong to.
+        let mut shown: Vec<Sym> = vec![sym];
+        for c in &covers {
+            shown.push(c.product);
+            if let Some(e) = c.entitlement {
+                shown.push(snapshot.entitlements[e].product);
+            }
+        }
+        let positions: Vec<Position> = rows(&snapshot, as_of, &alloc)
+            .into_iter()
+            .filter(|p| shown.contains(&p.product))
+            .collect();
+        let eval = Evaluation {
+            snapshot,
+            as_of,
+            positions: Arc::new(positions),
+            findings: Vec::new(),
+            waivers: Default::default(),
+        };
+        let explained: Vec<Explained> = covers
+            .iter()
+            .map(|cover| Explained {
+                snapshot: &eval.snapshot,
+                cover,
+            })
+            .collect();
+        text.push_str(&match args.format {
+            Format::Text => report::position::explain_table(&eval, product, &explained),
+            Format::Json => report::position::explain_json(&eval, product, &explained),
+        });
+    }
+    emit(args.output.as_deref(), &text)?;
+    Ok(0)
 }

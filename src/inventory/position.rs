@@ -2,13 +2,12 @@
 //! entitled on the as-of date against what is consumed.
 //!
 //! Counting rules (docs/reference.md): everything is read as of one date. An
-//! entitlement counts only while its own term and its contract are valid; an
-//! installation consumes only while it exists (from `installed_on`, until
-//! `removed_on`), and nothing when its device's environment is exempted by
-//! every contract behind the product's valid entitlements; installations on
-//! unlisted devices consume, and where a metric needs cores or sockets nobody
-//! recorded the row is `incomplete`. Usage counts only for months that began
-//! on or before the as-of date; a figure older than the two months before the
+//! entitlement counts only while its own term and its contract are valid (a
+//! perpetual one outlives both, not a termination); an installation consumes
+//! only while it exists (from `installed_on`, until `removed_on`). Which pool
+//! covers each consumer is [`super::allocate`]'s business; a row sums what
+//! its metric's pools took. Usage counts only for months that began on or
+//! before the as-of date; a figure older than the two months before the
 //! as-of month is `stale`.
 
 use super::allocate::{allocate, allocated, exemptions, Allocation, Options, ProductAllocation};

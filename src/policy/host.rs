@@ -18,6 +18,7 @@ use crate::date::Date;
 use crate::engine::Severity;
 use crate::inventory::model::*;
 use crate::inventory::position::{consuming_installations, Position};
+use crate::inventory::reclaim;
 use crate::waivers::{Waiver, WaiverSet};
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
@@ -83,6 +84,8 @@ pub const MAP_KEYS: &[&str] = &[
     "installations",
     "products",
     "first_installed",
+    "devices",
+    "users",
     // waivers
     "rule",
     "subject",
@@ -771,21 +774,29 @@ fn register_inventory(engine: &mut Engine) {
                 let Some(sym) = inv.lookup(product) else {
                     return Array::new();
                 };
-                let snap = &inv.0.snap;
-                let mut devices: Vec<Sym> = consuming_installations(snap, sym, inv.0.as_of)
+                reclaim::idle_devices(&inv.0.snap, sym, inv.0.as_of)
                     .into_iter()
-                    .filter(|i| {
-                        // Idle: the user it is recorded against is listed as inactive.
-                        let user = i
-                            .user
-                            .or_else(|| snap.device(i.device).and_then(|d| d.primary_user));
-                        user.and_then(|u| snap.user(u)).is_some_and(|u| !u.active)
-                    })
-                    .map(|i| i.device)
-                    .collect();
-                devices.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
-                devices.dedup();
-                devices.into_iter().map(|d| inv.text(d)).collect()
+                    .map(|d| inv.text(d))
+                    .collect()
+            },
+        )
+        .register_fn(
+            "uninstall_plan",
+            |inv: &mut Inventory, product: &str, metric: &str, max_consumed: i64| -> Dynamic {
+                let (Some(sym), Some(metric)) = (inv.lookup(product), Metric::parse(metric)) else {
+                    return Dynamic::UNIT;
+                };
+                let max = u64::try_from(max_consumed).unwrap_or(0);
+                let Some(plan) =
+                    reclaim::uninstall_plan(&inv.0.snap, inv.0.as_of, sym, metric, max)
+                else {
+                    return Dynamic::UNIT;
+                };
+                let ids = |v: &[Sym]| -> Array { v.iter().map(|&d| inv.text(d)).collect() };
+                let mut m = Map::new();
+                m.insert("devices".into(), Dynamic::from(ids(&plan.devices)));
+                m.insert("users".into(), Dynamic::from(ids(&plan.users)));
+                Dynamic::from(m)
             },
         )
         .register_fn("unlisted_devices", |inv: &mut Inventory| {

@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use super::escape::line;
 use crate::diag::Diagnostic;
 use crate::engine::Evaluation;
-use crate::inventory::Position;
+use crate::inventory::allocate::{Basis, Consumer, Cover};
+use crate::inventory::{Metric, Position, Snapshot};
 
 /// One position row as JSON, in the field order of `position -f json`.
 pub fn position_json(product: &str, p: &Position) -> Value {
@@ -73,7 +74,7 @@ pub fn table(evals: &[Evaluation]) -> String {
             "surplus",
             "utilization",
         ];
-        let mut rows: Vec<[String; 7]> = vec![header.map(str::to_string)];
+        let mut rows: Vec<Vec<String>> = vec![header.map(str::to_string).to_vec()];
         for p in e.positions.iter() {
             let num = |n: Option<u64>| n.map_or("unlimited".to_string(), |n| n.to_string());
             let util = p
@@ -84,7 +85,7 @@ pub fn table(evals: &[Evaluation]) -> String {
             } else {
                 p.consumed.to_string()
             };
-            rows.push([
+            rows.push(vec![
                 line(e.snapshot.str(p.product)).into_owned(),
                 p.metric.as_str().to_string(),
                 num(p.entitled),
@@ -94,24 +95,218 @@ pub fn table(evals: &[Evaluation]) -> String {
                 util,
             ]);
         }
-        let widths: Vec<usize> = (0..7)
-            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-            .collect();
-        for r in &rows {
-            let mut line = String::new();
-            for (c, cell) in r.iter().enumerate() {
-                if c < 2 {
-                    let _ = write!(line, "{:<w$}  ", cell, w = widths[c]);
-                } else {
-                    let _ = write!(line, "{:>w$}  ", cell, w = widths[c]);
-                }
-            }
-            let _ = writeln!(out, "{}", line.trim_end());
-        }
+        out.push_str(&aligned(&rows, 2..7));
         if e.positions.iter().any(|p| p.incomplete) {
             let _ = writeln!(out, "`+`: incomplete, some consumption could not be counted (missing cores, sockets, users or usage)");
         }
         out.push('\n');
     }
+    out
+}
+
+/// Rows as aligned columns two spaces apart; the columns in `right` (the
+/// numbers) flush right, the others flush left.
+fn aligned(rows: &[Vec<String>], right: std::ops::Range<usize>) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |cell| cell.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut text = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if !right.contains(&c) {
+                let _ = write!(text, "{:<w$}  ", cell, w = widths[c]);
+            } else {
+                let _ = write!(text, "{:>w$}  ", cell, w = widths[c]);
+            }
+        }
+        let _ = writeln!(out, "{}", text.trim_end());
+    }
+    out
+}
+
+/// One consumer as `position --explain` shows it.
+pub struct Explained<'a> {
+    pub snapshot: &'a Snapshot,
+    pub cover: &'a Cover,
+}
+
+impl Explained<'_> {
+    fn consumer(&self) -> (&'static str, String) {
+        let snap = self.snapshot;
+        match self.cover.consumer {
+            Consumer::Device(d) => ("device", snap.str(d).to_string()),
+            Consumer::User(u) => ("user", snap.str(u).to_string()),
+            Consumer::Unattributed { device, line } => (
+                "unattributed",
+                format!("{} (line {line})", snap.str(device)),
+            ),
+        }
+    }
+
+    fn pool(&self) -> Option<(&str, &str)> {
+        let snap = self.snapshot;
+        self.cover.entitlement.map(|e| {
+            let e = &snap.entitlements[e];
+            (snap.str(e.id), snap.str(e.product))
+        })
+    }
+
+    /// Why, in words.
+    fn why(&self) -> String {
+        let snap = self.snapshot;
+        let c = self.cover;
+        let via = self.pool().map(|(_, p)| p.to_string()).unwrap_or_default();
+        match c.basis {
+            Basis::Exempt { environment } => {
+                let contract = c
+                    .entitlement
+                    .map(|e| snap.str(snap.entitlements[e].contract).to_string())
+                    .unwrap_or_default();
+                format!(
+                    "exempt: `{}` is a non-production environment under {contract}",
+                    snap.str(environment)
+                )
+            }
+            Basis::Allocated if c.unknown && c.metric == Metric::User => {
+                "allocated; no user recorded, counted as a user of its own".to_string()
+            }
+            Basis::Allocated if c.unknown => {
+                format!(
+                    "allocated; {} not recorded, counted as 0",
+                    unit_name(c.metric)
+                )
+            }
+            Basis::Allocated => "allocated".to_string(),
+            Basis::Covers => format!(
+                "allocated via covers: `{via}` covers `{}`",
+                snap.str(c.product)
+            ),
+            Basis::Shared => format!("shared: already covered by this licence for `{via}`"),
+            Basis::Shortfall if c.entitlement.is_none() => {
+                "shortfall: no valid entitlement".to_string()
+            }
+            Basis::Shortfall => {
+                "shortfall: no pool had room, charged to the first valid pool".to_string()
+            }
+        }
+    }
+
+    fn basis(&self) -> &'static str {
+        match self.cover.basis {
+            Basis::Exempt { .. } => "exempt",
+            Basis::Allocated => "allocated",
+            Basis::Covers => "covers",
+            Basis::Shared => "shared",
+            Basis::Shortfall => "shortfall",
+        }
+    }
+}
+
+/// What a capacity metric counts, in words.
+fn unit_name(metric: Metric) -> &'static str {
+    match metric {
+        Metric::Processor => "sockets",
+        _ => "cores",
+    }
+}
+
+/// `position --explain PRODUCT` as text: the product's rows, then one line
+/// per consumer.
+pub fn explain_table(e: &Evaluation, product: &str, covers: &[Explained]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} (snapshot `{}`, as of {}): `{}`",
+        line(&e.snapshot.path.display().to_string()),
+        line(&e.snapshot.meta.id),
+        e.as_of,
+        line(product)
+    );
+    // The product's rows, as `position` prints them, without the heading.
+    for l in table(std::slice::from_ref(e)).lines().skip(1) {
+        let _ = writeln!(out, "{l}");
+    }
+    if covers.is_empty() {
+        let _ = writeln!(out, "no consumers on {}", e.as_of);
+        return out;
+    }
+    let mut rows = vec![[
+        "product", "consumer", "kind", "pool", "metric", "units", "why",
+    ]
+    .map(str::to_string)
+    .to_vec()];
+    for c in covers {
+        let (kind, id) = c.consumer();
+        let units = if c.cover.unknown {
+            format!("{}+", c.cover.units)
+        } else {
+            c.cover.units.to_string()
+        };
+        rows.push(vec![
+            line(e.snapshot.str(c.cover.product)).into_owned(),
+            line(&id).into_owned(),
+            kind.to_string(),
+            c.pool()
+                .map_or("-".to_string(), |(id, _)| line(id).into_owned()),
+            c.cover.metric.as_str().to_string(),
+            units,
+            line(&c.why()).into_owned(),
+        ]);
+    }
+    out.push_str(&aligned(&rows, 5..6));
+    if covers.iter().any(|c| c.cover.unknown) {
+        let _ = writeln!(
+            out,
+            "`+`: a lower bound (cores or sockets not recorded, or no user)"
+        );
+    }
+    out
+}
+
+/// `position --explain PRODUCT -f json`.
+pub fn explain_json(e: &Evaluation, product: &str, covers: &[Explained]) -> String {
+    let rows: Vec<Value> = e
+        .positions
+        .iter()
+        .map(|p| position_json(e.snapshot.str(p.product), p))
+        .collect();
+    let consumers: Vec<Value> = covers
+        .iter()
+        .map(|c| {
+            let (kind, id) = c.consumer();
+            let (pool, pool_product) = c.pool().unzip();
+            json!({
+                "product": e.snapshot.str(c.cover.product),
+                "consumer": id,
+                "kind": kind,
+                "pool": pool,
+                "pool_product": pool_product,
+                "metric": c.cover.metric.as_str(),
+                "units": c.cover.units,
+                "lower_bound": c.cover.unknown,
+                "basis": c.basis(),
+                "why": c.why(),
+            })
+        })
+        .collect();
+    let doc = json!({
+        "version": super::json::REPORT_VERSION,
+        "trueup": env!("CARGO_PKG_VERSION"),
+        "status": "passing",
+        "inputs": { "snapshots": [super::json::snapshot_input(e)] },
+        "product": product,
+        "positions": rows,
+        "consumers": consumers,
+        "errors": [],
+    });
+    let mut out = serde_json::to_string_pretty(&doc).expect("json values serialize");
+    out.push('\n');
     out
 }
