@@ -226,13 +226,10 @@ fn tightening_a_threshold_yields_exactly_the_findings_it_adds() {
     copy_dir(&root().join("policies"), &head);
     let rule = head.join("approaching-limit.rhai");
     let text = std::fs::read_to_string(&rule).unwrap();
-    assert!(text.contains("const WARN_UTILIZATION = 0.9;"));
+    assert!(text.contains("const WARN_PERCENT = 90;"));
     std::fs::write(
         &rule,
-        text.replace(
-            "const WARN_UTILIZATION = 0.9;",
-            "const WARN_UTILIZATION = 0.8;",
-        ),
+        text.replace("const WARN_PERCENT = 90;", "const WARN_PERCENT = 80;"),
     )
     .unwrap();
     let head = head.to_str().unwrap();

@@ -4,8 +4,9 @@
 //! collections become Rhai maps on first use and are cached; the large ones
 //! (devices, installations) are only materialised if a script asks for the
 //! whole collection. The fast path is aggregates computed in Rust: licence
-//! positions, counts of installations by product and date range, unlisted
-//! devices. Policy authors find every function in `docs/policy-api.md`.
+//! positions, counts of installations by product (as of the evaluation
+//! date, or by install date range), the licences that can cover a product,
+//! unlisted devices. Policy authors find every function in `docs/policy-api.md`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -16,6 +17,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
 
 use crate::date::Date;
 use crate::engine::Severity;
+use crate::inventory::allocate::licences_for;
 use crate::inventory::model::*;
 use crate::inventory::position::{consuming_installations, Position};
 use crate::inventory::reclaim;
@@ -401,6 +403,19 @@ impl Inventory {
         m
     }
 
+    /// The installations of `product` that exist on the as-of date.
+    fn existing_installations(&self, product: Sym) -> impl Iterator<Item = &Installation> {
+        let as_of = self.0.as_of;
+        self.0
+            .snap
+            .installations_of(product)
+            .iter()
+            .filter(move |i| i.exists_on(as_of))
+    }
+
+    /// The entitlements valid on the as-of date that can license `product`:
+    /// its own, then those of each product whose `covers` lists it, in that
+    /// product's id order; each product's in file order.
     fn lookup(&self, id: &str) -> Option<Sym> {
         self.0.snap.sym(id)
     }
@@ -683,14 +698,26 @@ fn register_inventory(engine: &mut Engine) {
             },
         )
         .register_fn(
+            "licences_for",
+            |inv: &mut Inventory, product: &str| -> Array {
+                let Some(sym) = inv.lookup(product) else {
+                    return Array::new();
+                };
+                licences_for(&inv.0.snap, sym, inv.0.as_of)
+                    .into_iter()
+                    .map(|e| Dynamic::from(inv.entitlement_map(&inv.0.snap.entitlements[e])))
+                    .collect()
+            },
+        )
+        .register_fn(
             "installations_of",
             |inv: &mut Inventory, product: &str| -> Array {
                 let Some(sym) = inv.lookup(product) else {
                     return Array::new();
                 };
-                maps(inv.0.snap.installations_of(sym), |i| {
-                    inv.installation_map(i)
-                })
+                inv.existing_installations(sym)
+                    .map(|i| Dynamic::from(inv.installation_map(i)))
+                    .collect()
             },
         )
         .register_fn(
@@ -708,7 +735,7 @@ fn register_inventory(engine: &mut Engine) {
             "install_count",
             |inv: &mut Inventory, product: &str| -> i64 {
                 inv.lookup(product)
-                    .map_or(0, |s| inv.0.snap.installations_of(s).len() as i64)
+                    .map_or(0, |s| inv.existing_installations(s).count() as i64)
             },
         )
         .register_fn(
@@ -896,6 +923,99 @@ fn display(v: &Dynamic) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `script` returns with `inv` bound to `snapshot` as of `as_of`.
+    fn eval(snapshot: &str, as_of: &str, script: &str) -> Dynamic {
+        let path = std::path::Path::new("case.yaml");
+        let snap = crate::inventory::load::parse(path, snapshot).expect("the snapshot loads");
+        let as_of = Date::parse(as_of).expect("a date");
+        let inv = Inventory::new(Arc::new(snap), as_of, Arc::new(Vec::new()), None);
+        let mut engine = Engine::new();
+        register(&mut engine, 32, 1000);
+        let mut scope = rhai::Scope::new();
+        scope.push("inv", inv);
+        engine
+            .eval_with_scope::<Dynamic>(&mut scope, script)
+            .expect("the script runs")
+    }
+
+    const COVERS: &str = "trueup: 1
+snapshot: { id: s, taken_at: 2026-11-01 }
+products:
+  - { id: std }
+  - { id: zeta-ent, covers: [std] }
+  - { id: alpha-ent, covers: [std] }
+  - { id: other }
+contracts:
+  - { id: ACTIVE, status: active }
+  - { id: OVER, end: 2026-06-30, status: expired }
+entitlements:
+  - { id: Z, contract: ACTIVE, product: zeta-ent, metric: device, quantity: 1 }
+  - { id: S-OLD, contract: OVER, product: std, metric: device, quantity: 1 }
+  - { id: S-KEPT, contract: OVER, product: std, metric: device, quantity: 1, perpetual: true }
+  - { id: A, contract: ACTIVE, product: alpha-ent, metric: core, quantity: 8 }
+  - { id: A-OLD, contract: OVER, product: alpha-ent, metric: core, quantity: 8 }
+  - { id: S-NEW, contract: ACTIVE, product: std, metric: user, quantity: 5 }
+";
+
+    // `licences_for` is what `unlicensed` and `terminated-contract-use`
+    // decide by: the product's own valid entitlements in file order, then
+    // those of each product that covers it, by that product's id.
+    #[test]
+    fn licences_for_lists_own_then_covering_valid_entitlements() {
+        let ids = |product: &str| {
+            let script = format!("inv.licences_for(\"{product}\").map(|e| e.id)");
+            let got: Vec<String> = eval(COVERS, "2026-11-01", &script)
+                .into_array()
+                .expect("an array")
+                .iter()
+                .map(|d| d.to_string())
+                .collect();
+            got
+        };
+        assert_eq!(ids("std"), ["S-KEPT", "S-NEW", "A", "Z"]);
+        assert_eq!(ids("alpha-ent"), ["A"]);
+        assert_eq!(ids("other"), Vec::<String>::new());
+        assert_eq!(ids("no-such-product"), Vec::<String>::new());
+    }
+
+    const REMOVED: &str = "trueup: 1
+snapshot: { id: s, taken_at: 2026-11-01 }
+installations:
+  - { device: d1, product: p, installed_on: 2026-01-10, removed_on: 2026-06-01 }
+  - { device: d2, product: p, installed_on: 2026-03-01 }
+  - { device: d3, product: p }
+  - { device: d4, product: p, installed_on: 2026-10-01, removed_on: 2026-11-01 }
+  - { device: d5, product: p, installed_on: 2026-12-01 }
+";
+
+    // Regression: `install_count(product)` and `installations_of(product)`
+    // counted every installation ever recorded, so a product removed
+    // everywhere still read as in use (`maintenance-expiring`). d1 and d4
+    // are removed by 2026-11-01 (d4 on that very day), d5 not yet there.
+    #[test]
+    fn install_count_and_installations_of_read_the_as_of_date() {
+        let count = |script: &str| {
+            eval(REMOVED, "2026-11-01", script)
+                .as_int()
+                .expect("an integer")
+        };
+        assert_eq!(count("inv.install_count(\"p\")"), 2);
+        assert_eq!(count("inv.installations_of(\"p\").len()"), 2);
+        let devices = eval(
+            REMOVED,
+            "2026-11-01",
+            "inv.installations_of(\"p\").map(|i| i.device)",
+        );
+        assert_eq!(devices.to_string(), r#"["d3", "d2"]"#);
+        // The ranged forms stay "installed between": removals do not matter.
+        let ranged = "inv.install_count(\"p\", date(\"2026-01-01\"), date(\"2026-12-31\"))";
+        assert_eq!(count(ranged), 4);
+        assert_eq!(
+            eval(REMOVED, "2026-05-31", "inv.install_count(\"p\")").as_int(),
+            Ok(3)
+        );
+    }
 
     // Regression: counts were handed to scripts with `as i64`, so a sum
     // past i64::MAX read as a negative number.
