@@ -101,6 +101,8 @@ fn check_on_the_shipped_example_reports_findings_and_exits_1() {
         "undisclosed-deployment",
         "maintenance-expiring",
         "shelfware",
+        "stale-inventory",
+        "incomplete-position",
     ] {
         assert!(
             stdout.contains(&format!("  {rule} ")),

@@ -347,7 +347,7 @@ fn an_unknown_finding_suggests_the_nearest_ids_only() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("no finding `overuse:product:nw-cat` in `examples/acme.yaml`; nearest of its 20: `overuse:product:nw-cad`, "),
+        err.contains("no finding `overuse:product:nw-cat` in `examples/acme.yaml`; nearest of its 24: `overuse:product:nw-cad`, "),
         "{err}"
     );
     let named = err.matches(":product:").count();

@@ -179,6 +179,13 @@ const CASES: &[Case] = &[
         at: "5:7",
         message: "index 5 is out of bounds for a list of 2",
     },
+    Case {
+        note: "a negative age for stale devices",
+        script: "fn check(inv) {\n    inv.stale_devices(-1);\n    []\n}\n",
+        command: "check",
+        at: "4:9",
+        message: "`stale_devices(-1)`: days must be 0 or more",
+    },
 ];
 
 fn run_case(c: &Case) -> Result<(), String> {

@@ -6,7 +6,8 @@
 //! whole collection. The fast path is aggregates computed in Rust: licence
 //! positions, counts of installations by product (as of the evaluation
 //! date, or by install date range), the licences that can cover a product,
-//! unlisted devices. Policy authors find every function in `docs/policy-api.md`.
+//! unlisted and stale devices. Policy authors find every function in
+//! `docs/policy-api.md`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -88,6 +89,7 @@ pub const MAP_KEYS: &[&str] = &[
     "first_installed",
     "devices",
     "users",
+    "days_since",
     // waivers
     "rule",
     "subject",
@@ -466,7 +468,79 @@ impl Inventory {
             })
             .collect()
     }
+
+    /// Listed devices whose `last_seen` falls more than `days` days before
+    /// the as-of date, sorted by id, each with what is installed on it on
+    /// that date. Devices without `last_seen` are never stale: nobody said
+    /// when they were last seen, which is not the same as long ago.
+    fn stale_devices(&self, days: i64) -> Fallible<Array> {
+        if days < 0 {
+            return Err(format!("`stale_devices({days})`: days must be 0 or more").into());
+        }
+        let snap = &self.0.snap;
+        let as_of = self.0.as_of;
+        let mut stale: SymMap<Stale> = SymMap::default();
+        for d in &snap.devices {
+            let old = d
+                .last_seen
+                .is_some_and(|seen| seen.days_until(as_of) > days);
+            // A repeated id is the first device of that id, as lookups by id are.
+            if old
+                && snap
+                    .device(d.id)
+                    .is_some_and(|first| std::ptr::eq(first, d))
+            {
+                stale.insert(d.id, (d, Vec::new(), 0));
+            }
+        }
+        if !stale.is_empty() {
+            for i in &snap.installations {
+                let Some(e) = stale.get_mut(&i.device) else {
+                    continue;
+                };
+                if !i.exists_on(as_of) {
+                    continue;
+                }
+                if !e.1.contains(&i.product) {
+                    e.1.push(i.product);
+                }
+                e.2 += 1;
+            }
+        }
+        let mut rows: Vec<(&str, Stale)> = stale
+            .into_iter()
+            .map(|(id, row)| (snap.str(id), row))
+            .collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        Ok(rows
+            .into_iter()
+            .map(|(id, (d, products, count))| {
+                let mut names: Vec<&str> = products.iter().map(|p| snap.str(*p)).collect();
+                names.sort_unstable();
+                let seen = d.last_seen.expect("only devices with last_seen are stale");
+                let mut m = Map::new();
+                m.insert("id".into(), Dynamic::from(ImmutableString::from(id)));
+                m.insert("last_seen".into(), Dynamic::from(seen));
+                m.insert("days_since".into(), Dynamic::from(seen.days_until(as_of)));
+                m.insert("installations".into(), Dynamic::from(count));
+                m.insert(
+                    "products".into(),
+                    Dynamic::from(
+                        names
+                            .into_iter()
+                            .map(|n| Dynamic::from(ImmutableString::from(n)))
+                            .collect::<Array>(),
+                    ),
+                );
+                m.insert("line".into(), Dynamic::from(i64::from(d.line)));
+                Dynamic::from(m)
+            })
+            .collect())
+    }
 }
+
+/// A stale device, its distinct products and its installation count.
+type Stale<'a> = (&'a Device, Vec<Sym>, i64);
 
 /// A count as a script integer: never wrapped into a negative number (Rhai
 /// integers are `i64`; a larger count reads as `i64::MAX`).
@@ -828,6 +902,9 @@ fn register_inventory(engine: &mut Engine) {
         )
         .register_fn("unlisted_devices", |inv: &mut Inventory| {
             inv.cached(&inv.0.cache.unlisted_devices, || inv.unlisted_devices())
+        })
+        .register_fn("stale_devices", |inv: &mut Inventory, days: i64| {
+            inv.stale_devices(days)
         });
 }
 
