@@ -170,7 +170,7 @@ fn explain_a_finding_shows_evidence_position_route_and_waivers() {
         "  pattern: repeat",
         "chosen by policies/routing.rhai: queue `sam-team`, owner sam-manager",
         "after 2d: escalate to procurement on 2026-11-03",
-        "purchase: metric device, quantity 8",
+        "purchase: metric device, quantity 12",
         ":2: rule `overuse` subject `nw-*`: matches, but expired on 2026-06-30",
         ":3: rule `overuse` subject `ct-*`: rule matches, subject `ct-*` does not",
     ] {
