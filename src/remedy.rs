@@ -424,8 +424,8 @@ impl Resolver<'_> {
     }
 
     /// `uninstall {devices}`: the product's installations on those devices
-    /// are removed; for a finding about a device and no `product`, every
-    /// installation on them.
+    /// are removed, whatever their dates; for a finding about a device and
+    /// no `product`, every installation on them.
     fn uninstall(&mut self) -> Result<Vec<Step>, Why> {
         let devices = self.devices()?;
         if let Some(n) = self.opt_count("quantity")? {
@@ -442,14 +442,14 @@ impl Resolver<'_> {
             None if self.finding.subject.kind == "device" => None,
             None => Some(self.product("product")?),
         };
-        // What each device has installed on the as-of date (of the product
+        // What each device has installed, on any date (of the product
         // alone, when there is one).
         let mut installed: std::collections::HashMap<Sym, Vec<Sym>> = Default::default();
         let installations = match &product {
             Some(p) => snap.sym(p).map_or(&[][..], |p| snap.installations_of(p)),
             None => &snap.installations[..],
         };
-        for i in installations.iter().filter(|i| i.exists_on(self.as_of)) {
+        for i in installations {
             installed.entry(i.device).or_default().push(i.product);
         }
         let mut products: Vec<Sym> = Vec::new();
@@ -460,11 +460,7 @@ impl Resolver<'_> {
                     let what = product
                         .as_deref()
                         .map_or("anything".to_string(), |p| format!("`{p}`"));
-                    return Err(format!(
-                        "device `{d}` has no installation of {what} on {}",
-                        self.as_of
-                    )
-                    .into());
+                    return Err(format!("device `{d}` has no installation of {what}").into());
                 }
             }
         }

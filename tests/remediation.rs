@@ -286,8 +286,8 @@ fn each_option_alone_clears_its_finding() {
 }
 
 /// A one-product snapshot for trying meanings by hand: `app` is entitled
-/// to 10 device licences under C-1 and installed on d1 to d3; `d9` is not
-/// in the device list.
+/// to 10 device licences under C-1 and installed on d1 to d3 and d9 (which
+/// is not in the device list); its installation on d4 was removed in March.
 fn small() -> Snapshot {
     let text = "\
 trueup: 1
@@ -302,11 +302,13 @@ devices:
   - { id: d1 }
   - { id: d2 }
   - { id: d3 }
+  - { id: d4 }
 installations:
   - { device: d1, product: app, installed_on: 2026-02-01 }
   - { device: d2, product: app, installed_on: 2026-02-01 }
   - { device: d3, product: app, installed_on: 2026-02-01 }
   - { device: d9, product: app, installed_on: 2026-02-01 }
+  - { device: d4, product: app, installed_on: 2026-02-01, removed_on: 2026-03-01 }
 ";
     inventory::load::parse(Path::new("small.yaml"), text).expect("small loads")
 }
@@ -422,7 +424,12 @@ fn uninstall_removes_the_products_installations_on_the_devices() {
         .iter()
         .map(|i| snap.str(i.device))
         .collect();
-    assert_eq!(left, ["d2", "d3"]);
+    assert_eq!(left, ["d2", "d3", "d4"]);
+    // An installation already removed is removed from the record too: a
+    // rule that counts installations by date sees it no more.
+    let (snap, _) = applied(&f, json!({ "action": "uninstall", "devices": ["d4"] }));
+    let app = snap.sym("app").unwrap();
+    assert_eq!(snap.installations_of(app).len(), 4);
     // A device without the product is refused, by name.
     let snap = small();
     let bad = json!({ "action": "uninstall", "devices": ["d7"] });
