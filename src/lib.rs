@@ -4,7 +4,8 @@
 //! A playbook (a folder of Rhai scripts) is evaluated against YAML inventory
 //! snapshots: [`inventory`] loads and validates snapshots and computes the
 //! licence position, [`policy`] compiles and sandboxes scripts, [`engine`]
-//! evaluates rules into findings, [`report`] renders them.
+//! evaluates rules into findings, [`report`] renders them; [`remedy`]
+//! applies a finding's remediation options to a snapshot in memory.
 
 pub mod command;
 pub mod date;
@@ -17,6 +18,7 @@ pub mod generate;
 pub mod inventory;
 pub mod lint;
 pub mod policy;
+pub mod remedy;
 pub mod report;
 pub mod routing;
 pub mod simulate;

@@ -83,6 +83,36 @@ pub struct Waiver {
 }
 
 impl Waiver {
+    /// A waiver of exactly one rule and subject (no wildcards, whatever
+    /// characters the ids hold), as a remediation option grants one.
+    pub fn exact(
+        rule: &str,
+        subject: &str,
+        reason: &str,
+        approved_by: &str,
+        expires: Date,
+    ) -> Waiver {
+        // Escaped, and a backslash taken as itself: the glob matches `s` alone.
+        let exact = |s: &str| {
+            globset::GlobBuilder::new(&globset::escape(s))
+                .backslash_escape(false)
+                .build()
+                .expect("an escaped glob compiles")
+                .compile_matcher()
+        };
+        Waiver {
+            rule: rule.to_string(),
+            subject: subject.to_string(),
+            reason: reason.to_string(),
+            approved_by: approved_by.to_string(),
+            ticket: None,
+            expires,
+            line: 0,
+            rule_glob: exact(rule),
+            subject_glob: exact(subject),
+        }
+    }
+
     /// Whether the waiver's globs cover this rule and subject id.
     pub fn covers(&self, rule: &str, subject: &str) -> bool {
         self.rule_glob.is_match(rule) && self.subject_glob.is_match(subject)
@@ -361,5 +391,18 @@ mod tests {
     fn an_escaped_brace_does_not_count_as_nesting() {
         let escaped = format!("{}x", "\\\\{".repeat(MAX_GLOB_NESTING + 1));
         assert!(load(&escaped).is_ok());
+    }
+
+    #[test]
+    fn an_exact_waiver_covers_its_ids_alone() {
+        let day = Date::parse("2027-01-01").unwrap();
+        for id in ["acme-*", "a?b", "[x]", "{a,b}", "dom\\host", "trail\\", ""] {
+            let w = Waiver::exact("overuse", id, "r", "j", day);
+            assert!(w.covers("overuse", id), "{id}");
+            assert!(!w.covers("overuse", &format!("{id}x")), "{id}");
+            assert!(!w.covers("overuse-x", id), "{id}");
+        }
+        let w = Waiver::exact("overuse", "acme-*", "r", "j", day);
+        assert!(!w.covers("overuse", "acme-cad"), "a star is a star");
     }
 }
