@@ -35,11 +35,13 @@ pub const DECISIONS: &[&str] = &["investigate", "freeze_versions"];
 /// `docs/reference.md` describes them.
 pub const ACTIONS: &[&str] = &[
     "purchase",
-    "reallocate",
     "uninstall",
     "reharvest",
     "reduce_at_renewal",
     "register_device",
+    "rescan",
+    "retire_device",
+    "collect_data",
     "renew_maintenance",
     "grace_period",
     "investigate",
@@ -98,6 +100,15 @@ pub enum Effect {
     Waive(Box<Waiver>),
 }
 
+/// The inventory data a `collect_data` option asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Cores,
+    Sockets,
+    User,
+    Usage(Metric),
+}
+
 /// One change an option makes to the inventory, with concrete ids.
 #[derive(Clone, Debug)]
 pub enum Step {
@@ -114,17 +125,22 @@ pub enum Step {
     AddProduct { id: String },
     /// An entitlement's quantity lowered by `by`.
     Lower { entitlement: String, by: u64 },
-    /// Licences moved to another product: a new entitlement `id` of
-    /// `quantity` for `product`, with the contract, metric, term,
-    /// maintenance and perpetual right of entitlement `from`.
-    Move {
-        from: String,
-        id: String,
-        product: String,
-        quantity: u64,
-    },
     /// A device added to the device list (nothing else known about it).
     RegisterDevice { device: String },
+    /// A device reported its inventory on the as-of date.
+    Seen { device: String },
+    /// A device and everything installed on it are gone.
+    Retire { device: String },
+    /// Missing inventory data arrived. trueup cannot know the real figures,
+    /// so it fills the gaps with stand-ins: 1 core or socket on each device
+    /// (an unlisted one is registered), a user of their own for each
+    /// installation of `product` with none, and the usage month of the
+    /// as-of date repeating the latest figure (0 when there is none).
+    Collect {
+        product: String,
+        field: Field,
+        devices: Vec<String>,
+    },
     /// An entitlement's maintenance now ends on `until`.
     Maintenance { entitlement: String, until: Date },
 }
@@ -188,24 +204,6 @@ fn apply_step(snap: &mut Snapshot, step: &Step, as_of: Date) {
                 e.quantity = e.quantity.saturating_sub(*by);
             }
         }
-        Step::Move {
-            from,
-            id,
-            product,
-            quantity,
-        } => {
-            let Some(source) = snap.sym(from).and_then(|s| snap.entitlement(s)).cloned() else {
-                return;
-            };
-            snap.entitlements.push(Entitlement {
-                id: snap.strings.intern(id),
-                product: snap.strings.intern(product),
-                quantity: *quantity,
-                priority: None,
-                line: 0,
-                ..source
-            });
-        }
         Step::RegisterDevice { device } => {
             let device = Device {
                 id: snap.strings.intern(device),
@@ -223,6 +221,82 @@ fn apply_step(snap: &mut Snapshot, step: &Step, as_of: Date) {
             if let Some(e) = entitlement_mut(snap, entitlement) {
                 e.maintenance_end = Some(*until);
             }
+        }
+        Step::Seen { device } => {
+            if let Some(d) = device_mut(snap, device) {
+                d.last_seen = Some(as_of);
+            }
+        }
+        Step::Retire { device } => {
+            if let Some(d) = snap.sym(device) {
+                snap.installations.retain(|i| i.device != d);
+                snap.devices.retain(|x| x.id != d);
+            }
+        }
+        Step::Collect {
+            product,
+            field,
+            devices,
+        } => collect(snap, product, *field, devices, as_of),
+    }
+}
+
+fn device_mut<'a>(snap: &'a mut Snapshot, id: &str) -> Option<&'a mut Device> {
+    let sym = snap.sym(id)?;
+    snap.devices.iter_mut().find(|d| d.id == sym)
+}
+
+fn collect(snap: &mut Snapshot, product: &str, field: Field, devices: &[String], as_of: Date) {
+    match field {
+        Field::Cores | Field::Sockets => {
+            for id in devices {
+                if device_mut(snap, id).is_none() {
+                    apply_step(snap, &Step::RegisterDevice { device: id.clone() }, as_of);
+                }
+                let d = device_mut(snap, id).expect("registered above");
+                let n = if field == Field::Cores {
+                    &mut d.cores
+                } else {
+                    &mut d.sockets
+                };
+                n.get_or_insert(1);
+            }
+        }
+        Field::User => {
+            let Some(p) = snap.sym(product) else { return };
+            let primary: HashSet<Sym> = snap
+                .devices
+                .iter()
+                .filter(|d| d.primary_user.is_some())
+                .map(|d| d.id)
+                .collect();
+            let mut n = 0;
+            for i in 0..snap.installations.len() {
+                let inst = snap.installations[i];
+                if inst.product == p && inst.user.is_none() && !primary.contains(&inst.device) {
+                    n += 1;
+                    let user = snap.strings.intern(&format!("collected-user-{n}"));
+                    snap.installations[i].user = Some(user);
+                }
+            }
+        }
+        Field::Usage(metric) => {
+            let Some(p) = snap.sym(product) else { return };
+            let period = as_of.period();
+            let latest = snap.usage_of(p).last().cloned();
+            let figure = |f: fn(&crate::inventory::model::Usage) -> Option<u64>| {
+                latest.as_ref().and_then(f).unwrap_or(0)
+            };
+            snap.usage
+                .retain(|u| !(u.product == p && u.period == period));
+            snap.usage.push(crate::inventory::model::Usage {
+                product: p,
+                period,
+                peak_concurrent: (metric == Metric::Concurrent)
+                    .then(|| figure(|u| u.peak_concurrent)),
+                active_users: (metric == Metric::Subscription).then(|| figure(|u| u.active_users)),
+                line: 0,
+            });
         }
     }
 }
@@ -296,10 +370,12 @@ impl Resolver<'_> {
     fn effect(&mut self) -> Result<Effect, Why> {
         Ok(match self.action {
             "purchase" => Effect::Changes(self.purchase()?),
-            "reallocate" => Effect::Changes(self.reallocate()?),
             "uninstall" => Effect::Changes(self.uninstall()?),
             "reharvest" | "reduce_at_renewal" => Effect::Changes(self.lower()?),
             "register_device" => Effect::Changes(self.register_device()?),
+            "rescan" => Effect::Changes(self.rescan()?),
+            "retire_device" => Effect::Changes(self.retire_device()?),
+            "collect_data" => Effect::Changes(self.collect_data()?),
             "renew_maintenance" => Effect::Changes(self.renew_maintenance()?),
             "grace_period" => Effect::Waive(Box::new(self.grace_period()?)),
             a if DECISIONS.contains(&a) => Effect::Decision,
@@ -329,37 +405,107 @@ impl Resolver<'_> {
             id: contract.clone(),
             publisher,
         });
-        steps.push(Step::Change(Change::Purchase(NewEntitlement {
-            id: self.fresh_id("remedy-entitlement"),
-            contract,
-            product,
-            metric,
-            quantity,
-            end: None,
-            maintenance_end: None,
-        })));
+        // `also`: more lines of the same purchase, in other metrics.
+        let mut lines = vec![(metric, quantity)];
+        if let Some(also) = self.map.get("also") {
+            let Value::Array(items) = also else {
+                return Err(format!("field `also` must be a list, not `{also}`").into());
+            };
+            for item in items {
+                let Value::Object(map) = item else {
+                    return Err(format!("`also` holds `{item}`, not a map").into());
+                };
+                let line = Resolver {
+                    map,
+                    fresh: HashSet::new(),
+                    ..*self
+                };
+                lines.push((line.metric()?, line.count("quantity")?));
+            }
+        }
+        for (metric, quantity) in lines {
+            steps.push(Step::Change(Change::Purchase(NewEntitlement {
+                id: self.fresh_id("remedy-entitlement"),
+                contract: contract.clone(),
+                product: product.clone(),
+                metric,
+                quantity,
+                end: None,
+                maintenance_end: None,
+            })));
+        }
         Ok(steps)
     }
 
-    /// `reallocate {from, metric, quantity}`: licences move from another
-    /// product's valid entitlements (the last in file order first) to this one.
-    fn reallocate(&mut self) -> Result<Vec<Step>, Why> {
+    /// `rescan {device}`: the device reports its inventory on the as-of date.
+    fn rescan(&mut self) -> Result<Vec<Step>, Why> {
+        let device = self.listed_device()?;
+        Ok(vec![Step::Seen { device }])
+    }
+
+    /// `retire_device {device}`: the device leaves the estate, with
+    /// everything installed on it.
+    fn retire_device(&mut self) -> Result<Vec<Step>, Why> {
+        let device = self.listed_device()?;
+        Ok(vec![Step::Retire { device }])
+    }
+
+    fn listed_device(&self) -> Result<String, Why> {
+        let device = self.subject_or("device", "device")?;
+        if self
+            .snap
+            .sym(&device)
+            .and_then(|d| self.snap.device(d))
+            .is_none()
+        {
+            return Err(format!("device `{device}` is not listed").into());
+        }
+        Ok(device)
+    }
+
+    /// `collect_data {items: [#{field, metric, devices}]}`: the inventory
+    /// data each item names arrives (see [`Step::Collect`]).
+    fn collect_data(&mut self) -> Result<Vec<Step>, Why> {
         let product = self.product("product")?;
-        let from = self.text("from")?;
-        let metric = self.metric()?;
-        let quantity = self.count("quantity")?;
-        if from == product {
-            return Err(format!("`from` is `{product}` itself").into());
+        let Some(Value::Array(items)) = self.map.get("items") else {
+            return Err("field `items` must be a list of what to collect"
+                .to_string()
+                .into());
+        };
+        if items.is_empty() {
+            return Err("`items` is empty".to_string().into());
         }
         let mut steps = Vec::new();
-        for (entitlement, n) in self.take(&from, metric, quantity)? {
-            steps.push(Step::Move {
-                from: entitlement.clone(),
-                id: self.fresh_id("remedy-entitlement"),
+        for item in items {
+            let Value::Object(map) = item else {
+                return Err(format!("`items` holds `{item}`, not a map").into());
+            };
+            let item = Resolver {
+                map,
+                fresh: HashSet::new(),
+                ..*self
+            };
+            let field = match item.text("field")?.as_str() {
+                "cores" => Field::Cores,
+                "sockets" => Field::Sockets,
+                "user" => Field::User,
+                "usage" => Field::Usage(item.metric()?),
+                other => {
+                    return Err(format!(
+                        "`{other}` is not a field trueup can collect (cores, sockets, user, usage)"
+                    )
+                    .into())
+                }
+            };
+            let devices = match field {
+                Field::Cores | Field::Sockets => item.devices()?,
+                _ => Vec::new(),
+            };
+            steps.push(Step::Collect {
                 product: product.clone(),
-                quantity: n,
+                field,
+                devices,
             });
-            steps.push(Step::Lower { entitlement, by: n });
         }
         Ok(steps)
     }

@@ -9,9 +9,6 @@
 //! changes the inventory and clears the finding. An action without a meaning
 //! fails the test by name.
 //!
-//! Options that do not clear yet are listed in [`NOT_YET_CLEARING`]; the
-//! test also fails when a listed pair clears everywhere, so the list only
-//! shrinks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -26,25 +23,6 @@ use trueup::inventory::{self, Snapshot};
 use trueup::policy::{Limits, Playbook};
 use trueup::remedy::{self, Effect, RemedyError};
 use trueup::waivers::WaiverSet;
-
-/// `(rule, action)` pairs of the default playbook whose options do not yet
-/// clear their finding on at least one of the snapshots below. Fix the
-/// rule's `remediate` (or the licence position), then take the pair off.
-const NOT_YET_CLEARING: &[(&str, &str)] = &[
-    // Names devices and no metric: `reharvest` lowers what is entitled, which
-    // raises utilization; freeing idle devices' seats is `uninstall {devices}`.
-    ("approaching-limit", "reharvest"),
-    // The new contract exempts no environment, so devices the product's
-    // contract exempted (dev, test) start to consume and the purchase falls short.
-    ("approaching-limit", "purchase"),
-    // Buys only what the reallocations and uninstalls before it leave short,
-    // and its new contract's lack of exemptions makes exempt devices consume.
-    ("overuse", "purchase"),
-    // Moves one publisher product's surplus, part of the shortfall only.
-    ("overuse", "reallocate"),
-    // Uninstalls only the idle devices, fewer than the shortfall.
-    ("overuse", "uninstall"),
-];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -253,29 +231,7 @@ fn each_option_alone_clears_its_finding() {
     }
     assert!(unknown.is_empty(), "\n{}\n", unknown.join("\n"));
 
-    let listed = |rule: &str, action: &str| {
-        NOT_YET_CLEARING
-            .iter()
-            .any(|&(r, a)| r == rule && a == action)
-    };
-    let mut problems: Vec<String> = failing
-        .iter()
-        .filter(|((rule, action), _)| !listed(rule, action))
-        .flat_map(|(_, msgs)| msgs.iter().cloned())
-        .collect();
-    for &(rule, action) in NOT_YET_CLEARING {
-        let pair = (rule.to_string(), action.to_string());
-        if !failing.contains_key(&pair) {
-            let now = if seen.contains(&pair) {
-                "now clears every finding it is offered for"
-            } else {
-                "is no longer offered"
-            };
-            problems.push(format!(
-                "NOT_YET_CLEARING lists ({rule}, {action}), which {now}: take it off the list"
-            ));
-        }
-    }
+    let problems: Vec<String> = failing.into_values().flatten().collect();
     assert!(
         problems.is_empty(),
         "{} of {} options tried:\n{}\n",
@@ -468,27 +424,70 @@ fn a_grace_period_waives_the_finding_until_as_of_plus_days() {
 }
 
 #[test]
-fn a_reallocation_moves_licences_under_their_contract() {
-    let f = finding_about("overuse", "product", "app2");
-    let mut snap = small();
-    let as_of = date("2026-06-01");
-    snap.products.push(trueup::inventory::model::Product {
-        id: snap.strings.intern("app2"),
-        name: "App 2".into(),
-        publisher: snap.sym("acme"),
-        risk_tier: trueup::inventory::RiskTier::Medium,
-        covers: Vec::new(),
-        line: 0,
-    });
-    snap.reindex();
-    let option =
-        json!({ "action": "reallocate", "from": "app", "metric": "device", "quantity": 4 });
-    let r = remedy::resolve(&snap, &f, &option, as_of).unwrap();
-    r.apply(&mut snap, &mut None, as_of);
-    assert_eq!(entitled(&snap, "app", as_of), 6);
-    assert_eq!(entitled(&snap, "app2", as_of), 4);
-    let moved = snap.entitlements.last().unwrap();
-    assert_eq!(snap.str(moved.contract), "C-1");
+fn a_purchase_buys_every_line_it_lists() {
+    let f = finding_about("overuse", "product", "app");
+    let option = json!({ "action": "purchase", "metric": "device", "quantity": 2,
+        "also": [{ "metric": "core", "quantity": 8 }] });
+    let (snap, _) = applied(&f, option);
+    let of = |m: trueup::inventory::Metric| -> u64 {
+        snap.entitlements
+            .iter()
+            .filter(|e| e.metric == m)
+            .map(|e| e.quantity)
+            .sum()
+    };
+    assert_eq!(of(trueup::inventory::Metric::Device), 12);
+    assert_eq!(of(trueup::inventory::Metric::Core), 8);
+}
+
+#[test]
+fn rescan_and_retire_act_on_the_device() {
+    let f = finding_about("stale-inventory", "device", "d1");
+    let (snap, _) = applied(&f, json!({ "action": "rescan", "device": "d1" }));
+    let d1 = snap.device(snap.sym("d1").unwrap()).unwrap();
+    assert_eq!(d1.last_seen, Some(date("2026-06-01")));
+    let (snap, _) = applied(&f, json!({ "action": "retire_device", "device": "d1" }));
+    let d1 = snap.sym("d1").unwrap();
+    assert!(snap.device(d1).is_none());
+    assert!(snap.installations.iter().all(|i| i.device != d1));
+    let snap = small();
+    let e = remedy::resolve(
+        &snap,
+        &f,
+        &json!({ "action": "rescan", "device": "d9" }),
+        date("2026-06-01"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("device `d9` is not listed"), "{e}");
+}
+
+#[test]
+fn collected_data_fills_every_gap_it_names() {
+    let f = finding_about("incomplete-position", "product", "app");
+    let option = json!({ "action": "collect_data", "items": [
+        { "field": "cores", "metric": "core", "devices": ["d1", "d9"] },
+        { "field": "user", "metric": "user" },
+        { "field": "usage", "metric": "concurrent" },
+    ] });
+    let (snap, _) = applied(&f, option);
+    for d in ["d1", "d9"] {
+        let dev = snap
+            .device(snap.sym(d).unwrap())
+            .expect("listed or registered");
+        assert_eq!(dev.cores, Some(1), "{d}");
+    }
+    let app = snap.sym("app").unwrap();
+    assert!(snap.installations_of(app).iter().all(|i| i.user.is_some()));
+    let usage = snap.usage_of(app);
+    assert_eq!(usage.last().map(|u| u.period.as_str()), Some("2026-06"));
+    let e = remedy::resolve(
+        &small(),
+        &f,
+        &json!({ "action": "collect_data", "items": [{ "field": "colour" }] }),
+        date("2026-06-01"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("`colour` is not a field"), "{e}");
 }
 
 #[test]
