@@ -127,7 +127,7 @@ fn phases(root: &Path, path: &Path) {
 
     let start = Instant::now();
     let evaluation = evaluate(&playbook, snapshot, EvalOptions::default()).expect("evaluates");
-    timed("evaluate (rules, remediation, routes)", start);
+    timed("evaluate (position, rules, remediation, routes)", start);
     println!("count\tfindings\t{}", evaluation.findings.len());
 
     let check = CheckReport {
