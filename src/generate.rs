@@ -3,13 +3,25 @@
 //!
 //! The shape follows a large enterprise: products ≈ installations / 400 (at
 //! least 50), a dozen publishers with one or two contracts each (one
-//! terminated), one to three entitlements per licensed product across the
-//! device, user, core, concurrent, subscription and site metrics, devices ≈
-//! installations / 5, installation dates over six months up to `taken_at`,
-//! exactly as many installations as asked for.
+//! terminated, one expired), one to three entitlements per licensed product
+//! across the device, user, core, concurrent, subscription and site metrics,
+//! devices ≈ installations / 5, installation dates over six months up to
+//! `taken_at`, exactly as many installations as asked for.
+//!
+//! It gives the licence position's allocation work at every size: products
+//! with a device pool and a user pool (some ordered by `priority`), with a
+//! device pool and a core pool, Enterprise editions that `covers` a Standard
+//! edition short of its own licences, `perpetual` entitlements under an
+//! expired contract, installations removed before `taken_at` or installed
+//! after it, devices last seen long ago, without cores or without a primary
+//! user, and inactive users. Whatever order the position fills pools in,
+//! such a product has enough in all its pools together.
+//!
 //! A few percent of products are over-deployed, approaching their limit,
-//! unlicensed or spiking, and a few installations sit on unlisted devices, so
-//! the default playbook has work to do.
+//! mostly unused, unlicensed, under a terminated contract or spiking, and a
+//! few installations sit on unlisted devices, so every rule of the default
+//! playbook has work to do; the products at fixed indices below guarantee
+//! each of these at any size that can hold them.
 //!
 //! Installations are held as compact records (16 bytes each), never as YAML:
 //! the text is streamed to the writer.
@@ -91,8 +103,17 @@ const PUBLISHERS: &[(&str, &str)] = &[
 ];
 /// The publisher whose legacy contract was terminated.
 const TERMINATED_PUBLISHER: usize = 2;
+/// The publisher whose old perpetual-licence agreement has expired.
+const PERPETUAL_PUBLISHER: usize = 5;
+/// The publisher whose main contract starts after `taken_at`.
+const NOT_STARTED_PUBLISHER: usize = 11;
 /// At most one installation in this many belongs to a spike.
 const SPIKE_SHARE: usize = 10;
+/// One Enterprise/Standard pair in this many products.
+const PAIR_EVERY: usize = 250;
+/// Index (modulo `PAIR_EVERY`) of each pair's Enterprise edition; its
+/// Standard edition follows it.
+const PAIR_AT: usize = 34;
 const WORDS: &[&str] = &[
     "CAD",
     "Office",
@@ -146,23 +167,53 @@ impl Metric {
     }
 }
 
+/// How much is bought against what is consumed.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Class {
     Normal,
     Approaching,
     Over,
+    /// Far more bought than used.
+    Shelf,
     Unlicensed,
     /// Entitled only under the terminated contract.
     Terminated,
 }
 
+/// Which pools a product's licences are bought in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// One pool of the product's metric, in one to three tranches.
+    Single,
+    /// A device pool and a user pool; with `priority`, the user pool is
+    /// filled first.
+    DeviceAndUser { priority: bool },
+    /// A device pool for some devices and a core pool for the rest.
+    DeviceAndCore,
+    /// Part bought perpetually under the expired agreement, the rest under
+    /// the main contract.
+    Perpetual,
+    /// The Enterprise edition of the next product: it covers that product's
+    /// consumers its own pool cannot hold.
+    Covering,
+    /// The Standard edition covered by the product before it, short of its
+    /// own licences.
+    Covered,
+}
+
 struct Product {
     publisher: usize,
     name: String,
+    word: &'static str,
     tier: &'static str,
     metric: Metric,
     class: Class,
+    shape: Shape,
     spiking: bool,
+    /// Bought in one tranche (and maintenance ending soon, for
+    /// `maintenance_soon`): the products that guarantee a finding.
+    fixed: bool,
+    maintenance_soon: bool,
     /// Index into `contracts`.
     contract: usize,
 }
@@ -179,6 +230,18 @@ struct Contract {
     exempt: bool,
 }
 
+/// One entitlement to write.
+struct Pool {
+    product: usize,
+    metric: Metric,
+    quantity: u64,
+    contract: usize,
+    perpetual: bool,
+    priority: Option<u32>,
+    /// May be split into tranches.
+    tranches: bool,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Env {
     Prod,
@@ -189,23 +252,80 @@ enum Env {
 struct Device {
     server: bool,
     env: Env,
-    cores: u32,
+    /// `None`: nobody recorded them.
+    cores: Option<u32>,
     sockets: u32,
+    /// Days before `taken_at` it was last seen; `None`: not recorded.
+    last_seen: Option<u16>,
 }
 
-/// One installation, compact. `device == u32::MAX - k` marks unlisted device k.
+/// One installation, compact. `device == u32::MAX - k` marks unlisted device
+/// k. Days count from the first scan; `removed` is 0 for an installation
+/// still there.
 #[derive(Clone, Copy)]
 struct Inst {
     device: u32,
     product: u32,
-    day: i32,
+    day: i16,
+    removed: i16,
     version: u8,
     source: u8,
     with_user: bool,
 }
 
+/// What a product consumes on `taken_at`, before any allocation.
+#[derive(Clone, Copy, Default)]
+struct Need {
+    devices: u64,
+    /// Distinct users of the installations that name or imply one.
+    users: u64,
+    /// Installations with no user on a device without a primary user: each
+    /// a user of its own.
+    unattributed: u64,
+    cores: u64,
+    peak: u64,
+    active: u64,
+}
+
+impl Need {
+    fn of(&self, metric: Metric) -> u64 {
+        match metric {
+            Metric::Device => self.devices,
+            Metric::User => self.users + self.unattributed,
+            Metric::Core => self.cores,
+            Metric::Concurrent => self.peak,
+            Metric::Subscription => self.active,
+            Metric::Site => 1,
+        }
+    }
+}
+
 fn ymd(y: i32, m: u32, d: u32) -> Date {
     Date::from_ymd(y, m, d).expect("a valid date")
+}
+
+/// The role of a product that guarantees a kind of finding or a feature of
+/// the position at any size; `None` for a product drawn at random.
+fn fixed_role(p: usize, product_count: usize) -> Option<(Class, Shape, Metric)> {
+    use Shape::*;
+    let device = Metric::Device;
+    Some(match p {
+        1 | 7 => (Class::Over, Single, device),
+        2 | 22 => (Class::Normal, Single, device),
+        4 => (Class::Unlicensed, Single, device),
+        13 => (Class::Approaching, Single, device),
+        16 => (Class::Shelf, Single, device),
+        19 => (Class::Terminated, Single, device),
+        25 => (Class::Normal, Single, Metric::Core),
+        28 => (Class::Normal, DeviceAndUser { priority: true }, device),
+        29 => (Class::Normal, DeviceAndUser { priority: false }, device),
+        31 => (Class::Normal, DeviceAndCore, device),
+        _ if p % PAIR_EVERY == PAIR_AT && p + 1 < product_count => {
+            (Class::Normal, Covering, device)
+        }
+        _ if p % PAIR_EVERY == PAIR_AT + 1 => (Class::Normal, Covered, device),
+        _ => return None,
+    })
 }
 
 /// Writes a snapshot with `params.installations` installations to `out`.
@@ -215,11 +335,13 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
     let taken_at = ymd(2026, 11, 1);
     let first_scan = ymd(2026, 5, 4);
     let history_days = first_scan.days_until(taken_at);
+    let hd = history_days as i16;
 
-    // Contracts: one main contract per publisher, a second for some, and a
-    // terminated legacy contract.
+    // Contracts: one main contract per publisher, a second for some, a
+    // terminated legacy contract and an expired perpetual-licence agreement.
     let mut contracts = Vec::new();
     let mut main_contract = Vec::new();
+    let mut perpetual_contract = 0;
     for (i, (_, prefix)) in PUBLISHERS.iter().enumerate() {
         let year = 2024 + (i % 3) as i32;
         let start = ymd(year, 1 + (i % 12) as u32, 1);
@@ -250,22 +372,33 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
                 exempt: false,
             });
         }
+        if i == PERPETUAL_PUBLISHER {
+            perpetual_contract = contracts.len();
+            contracts.push(Contract {
+                id: format!("{}-PERPETUAL-2017", prefix.to_uppercase()),
+                publisher: i,
+                start: ymd(2017, 1, 1),
+                end: ymd(2021, 12, 31),
+                status: "expired",
+                terminated_on: None,
+                true_up: None,
+                audit_notice_days: None,
+                // As the main contract: the environments exempt do not
+                // depend on which of the two a licence came from.
+                exempt: i % 2 == 0,
+            });
+        }
     }
     let terminated_contract = main_contract[TERMINATED_PUBLISHER] + 1;
 
-    // Products, with a class each.
+    // Products, with a class and a shape each.
     let product_count = (n / 400).max(50);
-    let mut products = Vec::with_capacity(product_count);
+    let mut products: Vec<Product> = Vec::with_capacity(product_count);
     let mut stats = Stats::default();
     for p in 0..product_count {
-        let publisher = rng.below(PUBLISHERS.len());
-        let name = format!(
-            "{} {} {} {}",
-            PUBLISHERS[publisher].0,
-            rng.pick(WORDS),
-            rng.pick(EDITIONS),
-            p + 1
-        );
+        let mut publisher = rng.below(PUBLISHERS.len());
+        let mut word = *rng.pick(WORDS);
+        let mut edition = *rng.pick(EDITIONS);
         let tier = match rng.unit() {
             x if x < 0.30 => "low",
             x if x < 0.70 => "medium",
@@ -280,32 +413,83 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
             x if x < 0.94 => Metric::Subscription,
             _ => Metric::Site,
         };
-        // The first few products of each class guarantee every class at any size.
-        let class = match (p, rng.unit()) {
-            (1 | 7, _) => Class::Over,
-            (4, _) => Class::Unlicensed,
-            (_, x) if x < 0.04 => Class::Over,
-            (_, x) if x < 0.07 => Class::Approaching,
-            (_, x) if x < 0.09 => Class::Unlicensed,
+        let class = match rng.unit() {
+            x if x < 0.04 => Class::Over,
+            x if x < 0.07 => Class::Approaching,
+            x if x < 0.09 => Class::Unlicensed,
+            x if x < 0.11 => Class::Shelf,
             _ => Class::Normal,
         };
-        if class == Class::Over && metric == Metric::Site {
-            metric = Metric::Device;
-        }
-        let class =
-            if publisher == TERMINATED_PUBLISHER && class == Class::Normal && rng.chance(0.1) {
-                Class::Terminated
-            } else {
-                class
-            };
+        let shape_draw = rng.unit();
+        let priority = rng.chance(0.5);
         let spiking = p == 10 || rng.chance(0.02);
+        let fixed = fixed_role(p, product_count);
+        let (class, shape) = match fixed {
+            Some((class, shape, m)) => {
+                metric = m;
+                // A guaranteed finding needs a contract in force.
+                publisher = match class {
+                    Class::Terminated => TERMINATED_PUBLISHER,
+                    _ if p == 22 => PERPETUAL_PUBLISHER,
+                    _ if publisher == NOT_STARTED_PUBLISHER => p % NOT_STARTED_PUBLISHER,
+                    _ => publisher,
+                };
+                let shape = if p == 22 { Shape::Perpetual } else { shape };
+                (class, shape)
+            }
+            None => {
+                if matches!(class, Class::Over | Class::Shelf) && metric == Metric::Site {
+                    metric = Metric::Device;
+                }
+                let class = if publisher == TERMINATED_PUBLISHER
+                    && class == Class::Normal
+                    && rng.chance(0.1)
+                {
+                    Class::Terminated
+                } else {
+                    class
+                };
+                let shape = match (class, metric) {
+                    (Class::Normal, Metric::Device | Metric::User) if shape_draw < 0.12 => {
+                        metric = Metric::Device;
+                        Shape::DeviceAndUser { priority }
+                    }
+                    (Class::Normal, Metric::Core) if shape_draw < 0.25 => {
+                        metric = Metric::Device;
+                        Shape::DeviceAndCore
+                    }
+                    (Class::Normal, Metric::Device | Metric::User)
+                        if publisher == PERPETUAL_PUBLISHER && shape_draw > 0.7 =>
+                    {
+                        Shape::Perpetual
+                    }
+                    _ => Shape::Single,
+                };
+                (class, shape)
+            }
+        };
+        match shape {
+            Shape::Covering => edition = "Enterprise",
+            Shape::Covered => {
+                // The same line of the same publisher as its Enterprise edition.
+                publisher = products[p - 1].publisher;
+                word = products[p - 1].word;
+                edition = "Standard";
+            }
+            _ => {}
+        }
+        let name = format!("{} {word} {edition} {}", PUBLISHERS[publisher].0, p + 1);
         products.push(Product {
             publisher,
             name,
+            word,
             tier,
             metric,
             class,
+            shape,
             spiking,
+            fixed: fixed.is_some(),
+            maintenance_soon: p == 2,
             contract: if class == Class::Terminated {
                 terminated_contract
             } else {
@@ -314,12 +498,16 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
         });
     }
 
-    // Devices: workstations with a primary user, and servers.
+    // Devices: workstations, most with a primary user, and servers.
     let device_count = (n / 5).max(50);
     let mut devices = Vec::with_capacity(device_count);
-    let mut users = 0usize;
-    for _ in 0..device_count {
-        let server = rng.chance(0.12);
+    // Primary user of each device, `u32::MAX` for none: kiosks and servers.
+    let mut primary = Vec::with_capacity(device_count);
+    let mut users = 0u32;
+    for d in 0..device_count {
+        // The first few are workstations, so a scenario can name
+        // `ws-0000001` to `ws-0000008` whatever the seed.
+        let server = rng.chance(0.12) && d >= 8;
         let env = match (server, rng.unit()) {
             (false, x) if x < 0.90 => Env::Prod,
             (false, x) if x < 0.97 => Env::Dev,
@@ -333,24 +521,28 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
         } else {
             (*rng.pick(&[4, 8, 8, 12, 16]), 1)
         };
-        if !server {
+        // One device in a hundred without cores, one in fifty last seen
+        // 45 days or more ago, one in twelve never reporting it: fixed
+        // patterns, so even the smallest snapshot has each.
+        let cores = (d % 100 != 13).then_some(cores);
+        let last_seen = match d {
+            _ if d % 12 == 5 => None,
+            _ if d % 50 == 21 => Some(45 + rng.below(150) as u16),
+            _ => Some(rng.below(14) as u16),
+        };
+        if !server && !rng.chance(0.03) {
+            primary.push(users);
             users += 1;
+        } else {
+            primary.push(u32::MAX);
         }
         devices.push(Device {
             server,
             env,
             cores,
             sockets,
+            last_seen,
         });
-    }
-    // Primary user of workstation d: its position among workstations.
-    let mut primary = vec![u32::MAX; device_count];
-    let mut next_user = 0u32;
-    for (d, dev) in devices.iter().enumerate() {
-        if !dev.server {
-            primary[d] = next_user;
-            next_user += 1;
-        }
     }
 
     // Popularity: Zipf-like weights, shuffled so popularity and class are independent.
@@ -365,7 +557,8 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
         rank.swap(i, rng.below(i + 1));
     }
 
-    // Installations: 60% from the first scan, the rest spread over the months since.
+    // Installations: 60% from the first scan, the rest spread over the
+    // months since; a few removed before `taken_at`, a few installed after.
     let mut insts = Vec::with_capacity(n);
     let unlisted = (n / 2000).max(3);
     for i in 0..n {
@@ -376,15 +569,28 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
         } else {
             rng.below(device_count) as u32
         };
-        let day = if rng.chance(0.6) {
+        let mut day = if rng.chance(0.6) {
             0
         } else {
-            1 + rng.below(history_days as usize) as i32
+            1 + rng.below(history_days as usize) as i16
         };
+        let mut removed = 0;
+        // Installations on unlisted devices stay: they are what
+        // `undisclosed-deployment` finds.
+        if i >= unlisted {
+            match rng.unit() {
+                x if x < 0.03 && day + 1 < hd => {
+                    removed = day + 1 + rng.below((hd - 1 - day) as usize) as i16;
+                }
+                x if x < 0.04 => day = hd + 1 + rng.below(30) as i16,
+                _ => {}
+            }
+        }
         insts.push(Inst {
             device,
             product,
             day,
+            removed,
             version: rng.below(VERSIONS.len()) as u8,
             source: rng.below(SOURCES.len()) as u8,
             with_user: rng.chance(0.7),
@@ -414,7 +620,8 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
             spikes.push(Inst {
                 device: rng.below(device_count) as u32,
                 product: p as u32,
-                day: history_days as i32 - rng.below(7) as i32,
+                day: hd - rng.below(7) as i16,
+                removed: 0,
                 version: (VERSIONS.len() - 1) as u8,
                 source: rng.below(SOURCES.len()) as u8,
                 with_user: true,
@@ -426,8 +633,13 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
     // An inventory export: by device, then product, then date.
     insts.sort_unstable_by_key(|i| (i.device, i.product, i.day));
 
-    // Exact consumption per product, as the position computes it.
+    // What each product consumes on `taken_at`: installations that exist
+    // then, on devices whose environment its contract does not exempt. All
+    // of a product's contracts exempt the same environments.
     let consumes = |prod: &Product, inst: &Inst| -> bool {
+        if inst.day > hd || inst.removed != 0 {
+            return false;
+        }
         let c = &contracts[prod.contract];
         if prod.class == Class::Unlicensed || prod.class == Class::Terminated || !c.exempt {
             return true;
@@ -437,38 +649,128 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
             None => true,
         }
     };
+    let has_primary = |d: u32| primary.get(d as usize).is_some_and(|&u| u != u32::MAX);
     let mut devs_of: Vec<Vec<u32>> = vec![Vec::new(); product_count];
+    let mut need = vec![Need::default(); product_count];
     for inst in &insts {
-        let prod = &products[inst.product as usize];
-        if consumes(prod, inst) {
-            devs_of[inst.product as usize].push(inst.device);
+        let p = inst.product as usize;
+        if consumes(&products[p], inst) {
+            devs_of[p].push(inst.device);
+            if !has_primary(inst.device) {
+                need[p].unattributed += 1;
+            }
         }
     }
-    let mut consumed = vec![0u64; product_count];
-    let mut usage = vec![(0u64, 0u64); product_count];
     for (p, list) in devs_of.iter_mut().enumerate() {
         list.sort_unstable();
         list.dedup();
-        let prod = &products[p];
-        let distinct = list.len() as u64;
-        let users_of = list
+        let need = &mut need[p];
+        need.devices = list.len() as u64;
+        // Each primary user has one device, so distinct devices with a
+        // primary user are distinct users.
+        need.users = list.iter().filter(|&&d| has_primary(d)).count() as u64;
+        need.cores = list
             .iter()
-            .filter(|&&d| primary.get(d as usize).is_some_and(|&u| u != u32::MAX))
-            .count() as u64;
-        let peak = (users_of as f64 * rng.range(0.3, 0.6)).ceil() as u64;
-        let active = (users_of as f64 * rng.range(0.7, 0.95)).ceil() as u64;
-        usage[p] = (peak, active);
-        consumed[p] = match prod.metric {
-            Metric::Device => distinct,
-            Metric::User => users_of,
-            Metric::Core => list
-                .iter()
-                .map(|&d| devices.get(d as usize).map_or(0, |d| u64::from(d.cores)))
-                .sum(),
-            Metric::Concurrent => peak,
-            Metric::Subscription => active,
-            Metric::Site => 1,
+            .map(|&d| {
+                devices
+                    .get(d as usize)
+                    .map_or(0, |d| u64::from(d.cores.unwrap_or(0)))
+            })
+            .sum();
+        need.peak = (need.users as f64 * rng.range(0.3, 0.6)).ceil() as u64;
+        need.active = (need.users as f64 * rng.range(0.7, 0.95)).ceil() as u64;
+    }
+
+    // Pools: what is bought, by class and shape.
+    let mut pools: Vec<Pool> = Vec::new();
+    // What a Standard edition bought itself, decided with its Enterprise.
+    let mut covered_quantity = vec![0u64; product_count];
+    for (p, prod) in products.iter().enumerate() {
+        if !devs_of[p].is_empty() && prod.class == Class::Unlicensed {
+            stats.unlicensed += 1;
+        }
+        let need_of = need[p].of(prod.metric);
+        let pool = |metric, quantity, contract, priority| Pool {
+            product: p,
+            metric,
+            quantity,
+            contract,
+            perpetual: false,
+            priority,
+            tranches: !prod.fixed && prod.shape == Shape::Single,
         };
+        match (prod.class, prod.shape) {
+            (Class::Unlicensed, _) => {}
+            (_, _) if prod.metric == Metric::Site => {
+                pools.push(pool(Metric::Site, 1, prod.contract, None))
+            }
+            (Class::Normal | Class::Terminated, Shape::Single) => {
+                let q = (need_of as f64 * rng.range(1.05, 1.8)).ceil() as u64 + 1;
+                pools.push(pool(prod.metric, q, prod.contract, None));
+            }
+            // At least 1/1.1 used, never over: a warning at every size.
+            (Class::Approaching, _) => {
+                let q = need_of + (need_of as f64 * rng.range(0.01, 0.1)) as u64;
+                pools.push(pool(prod.metric, q, prod.contract, None));
+            }
+            (Class::Over, _) => {
+                let q = (need_of as f64 * rng.range(0.6, 0.92)).floor() as u64;
+                if q < need_of {
+                    stats.over_deployed += 1;
+                }
+                pools.push(pool(prod.metric, q, prod.contract, None));
+            }
+            // Under half used, and at least 5 spare.
+            (Class::Shelf, _) => {
+                let q = (need_of as f64 * rng.range(2.2, 4.0)).ceil() as u64 + 5;
+                pools.push(pool(prod.metric, q, prod.contract, None));
+            }
+            (_, Shape::DeviceAndUser { priority }) => {
+                // A device or a user per consumer, whichever the position
+                // counts: together the pools hold all of them.
+                let n = need[p];
+                let consumers = n.devices.max(n.users + n.unattributed);
+                let total = (consumers as f64 * rng.range(1.1, 1.6)).ceil() as u64 + 2;
+                let devices = (total as f64 * rng.range(0.3, 0.7)).round() as u64;
+                let (d, u) = if priority {
+                    (Some(2), Some(1))
+                } else {
+                    (None, None)
+                };
+                pools.push(pool(Metric::Device, devices, prod.contract, d));
+                pools.push(pool(Metric::User, total - devices, prod.contract, u));
+            }
+            (_, Shape::DeviceAndCore) => {
+                // Cores enough for every consumer, devices for some.
+                let n = need[p];
+                let devices = (n.devices as f64 * rng.range(0.3, 0.6)).ceil() as u64;
+                let cores = (n.cores as f64 * rng.range(1.05, 1.3)).ceil() as u64 + 1;
+                pools.push(pool(Metric::Device, devices, prod.contract, None));
+                pools.push(pool(Metric::Core, cores, prod.contract, None));
+            }
+            (_, Shape::Perpetual) => {
+                let q = (need_of as f64 * rng.range(1.05, 1.8)).ceil() as u64 + 1;
+                let old = (q as f64 * rng.range(0.3, 0.7)).round() as u64;
+                pools.push(pool(prod.metric, q - old, prod.contract, None));
+                pools.push(Pool {
+                    perpetual: true,
+                    ..pool(prod.metric, old, perpetual_contract, None)
+                });
+            }
+            (_, Shape::Covering) => {
+                // The Standard edition buys 50-80% of what it needs; the
+                // Enterprise edition has room for the rest.
+                let standard = need[p + 1].devices;
+                let bought = (standard as f64 * rng.range(0.5, 0.8)).floor() as u64;
+                covered_quantity[p + 1] = bought;
+                let room = need_of + standard - bought;
+                let q = (room as f64 * rng.range(1.1, 1.5)).ceil() as u64 + 1;
+                pools.push(pool(prod.metric, q, prod.contract, None));
+            }
+            (_, Shape::Covered) => {
+                pools.push(pool(prod.metric, covered_quantity[p], prod.contract, None))
+            }
+        }
     }
 
     // Write.
@@ -486,14 +788,18 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
     )?;
     writeln!(w, "\nproducts:")?;
     for (p, prod) in products.iter().enumerate() {
-        writeln!(
+        write!(
             w,
-            "  - {{ id: p-{:05}, name: {}, publisher: {}, risk_tier: {} }}",
+            "  - {{ id: p-{:05}, name: {}, publisher: {}, risk_tier: {}",
             p + 1,
             prod.name,
             PUBLISHERS[prod.publisher].0,
             prod.tier
         )?;
+        if prod.shape == Shape::Covering {
+            write!(w, ", covers: [p-{:05}]", p + 2)?;
+        }
+        writeln!(w, " }}")?;
     }
     writeln!(w, "\ncontracts:")?;
     for c in &contracts {
@@ -517,31 +823,11 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
     }
     writeln!(w, "\nentitlements:")?;
     let mut ent = 0usize;
-    for (p, prod) in products.iter().enumerate() {
-        let c = &contracts[prod.contract];
-        let need = consumed[p];
-        let quantity = match prod.class {
-            Class::Unlicensed => {
-                if !devs_of[p].is_empty() {
-                    stats.unlicensed += 1;
-                }
-                continue;
-            }
-            _ if prod.metric == Metric::Site => 1,
-            Class::Normal | Class::Terminated => {
-                (need as f64 * rng.range(1.05, 1.8)).ceil() as u64 + 1
-            }
-            Class::Approaching => (need as f64 / rng.range(0.91, 0.99)).ceil() as u64,
-            Class::Over => {
-                let quantity = (need as f64 * rng.range(0.6, 0.92)).floor() as u64;
-                if quantity < need {
-                    stats.over_deployed += 1;
-                }
-                quantity
-            }
-        };
-        // Some products were bought in two or three tranches.
-        let tranches = if prod.metric == Metric::Site || quantity < 3 {
+    for pool in &pools {
+        let c = &contracts[pool.contract];
+        let prod = &products[pool.product];
+        // Some pools were bought in two or three tranches.
+        let tranches = if !pool.tranches || pool.quantity < 3 {
             1
         } else {
             match rng.unit() {
@@ -550,25 +836,34 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
                 _ => 3,
             }
         };
-        let mut left = quantity;
+        let mut left = pool.quantity;
         for t in 0..tranches {
             let q = if t + 1 == tranches { left } else { left / 2 };
             left -= q;
             ent += 1;
             let start = c.start.add_days(t as i64 * 180);
-            let maintenance = if rng.chance(0.05) {
+            let maintenance = if pool.perpetual {
+                c.end
+            } else if (prod.maintenance_soon && t == 0) || rng.chance(0.05) {
                 taken_at.add_days(10 + rng.below(80) as i64)
             } else {
                 c.end
             };
-            writeln!(
+            write!(
                 w,
-                "  - {{ id: E-{ent:06}, contract: {}, product: p-{:05}, metric: {}, quantity: {q}, start: {start}, end: {}, maintenance_end: {maintenance} }}",
+                "  - {{ id: E-{ent:06}, contract: {}, product: p-{:05}, metric: {}, quantity: {q}, start: {start}, end: {}, maintenance_end: {maintenance}",
                 c.id,
-                p + 1,
-                prod.metric.as_str(),
+                pool.product + 1,
+                pool.metric.as_str(),
                 c.end
             )?;
+            if pool.perpetual {
+                write!(w, ", perpetual: true")?;
+            }
+            if let Some(priority) = pool.priority {
+                write!(w, ", priority: {priority}")?;
+            }
+            writeln!(w, " }}")?;
         }
     }
     writeln!(w, "\ndevices:")?;
@@ -578,28 +873,30 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
             Env::Dev => "dev",
             Env::Test => "test",
         };
-        if dev.server {
-            writeln!(
-                w,
-                "  - {{ id: srv-{:07}, environment: {env}, cores: {}, sockets: {}, virtual_host: null, primary_user: null }}",
-                d + 1,
-                dev.cores,
-                dev.sockets
-            )?;
-        } else {
-            writeln!(
-                w,
-                "  - {{ id: ws-{:07}, environment: {env}, cores: {}, sockets: {}, virtual_host: null, primary_user: u-{:07} }}",
-                d + 1,
-                dev.cores,
-                dev.sockets,
-                primary[d] + 1
-            )?;
+        let prefix = if dev.server { "srv" } else { "ws" };
+        write!(w, "  - {{ id: {prefix}-{:07}, environment: {env}, ", d + 1)?;
+        match dev.cores {
+            Some(cores) => write!(w, "cores: {cores}")?,
+            None => write!(w, "cores: null")?,
         }
+        write!(w, ", sockets: {}, virtual_host: null, ", dev.sockets)?;
+        match primary[d] {
+            u32::MAX => write!(w, "primary_user: null")?,
+            u => write!(w, "primary_user: u-{:07}", u + 1)?,
+        }
+        if let Some(days) = dev.last_seen {
+            write!(w, ", last_seen: {}", taken_at.add_days(-i64::from(days)))?;
+        }
+        writeln!(w, " }}")?;
     }
     writeln!(w, "\nusers:")?;
     for u in 0..users {
-        let active = if rng.chance(0.97) { "true" } else { "false" };
+        // About 3% inactive, one of them always the eighth.
+        let active = if u != 7 && rng.chance(0.97) {
+            "true"
+        } else {
+            "false"
+        };
         writeln!(w, "  - {{ id: u-{:07}, active: {active} }}", u + 1)?;
     }
     writeln!(w, "\ninstallations:")?;
@@ -616,10 +913,6 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
                     inst.device + 1,
                     inst.product + 1
                 )?;
-                let u = primary[inst.device as usize];
-                if inst.with_user && u != u32::MAX {
-                    write!(w, ", user: u-{:07}", u + 1)?;
-                }
             }
             None => write!(
                 w,
@@ -628,6 +921,16 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
                 inst.product + 1
             )?,
         }
+        if inst.removed != 0 {
+            write!(
+                w,
+                ", removed_on: {}",
+                first_scan.add_days(i64::from(inst.removed))
+            )?;
+        }
+        if inst.with_user && has_primary(inst.device) {
+            write!(w, ", user: u-{:07}", primary[inst.device as usize] + 1)?;
+        }
         writeln!(w, ", discovered_by: {source} }}")?;
     }
     writeln!(w, "\nusage:")?;
@@ -635,7 +938,7 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
         if !matches!(prod.metric, Metric::Concurrent | Metric::Subscription) {
             continue;
         }
-        let (peak, active) = usage[p];
+        let Need { peak, active, .. } = need[p];
         for (month, scale) in [(8, 0.9), (9, 0.95), (10, 1.0)] {
             writeln!(
                 w,
@@ -652,7 +955,7 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
     stats.contracts = contracts.len();
     stats.entitlements = ent;
     stats.devices = device_count;
-    stats.users = users;
+    stats.users = users as usize;
     stats.installations = insts.len();
     stats.spiking = spiking;
     Ok(stats)
@@ -678,5 +981,10 @@ mod tests {
         };
         assert_eq!(gen(3), gen(3));
         assert_ne!(gen(3), gen(4));
+    }
+
+    #[test]
+    fn installations_stay_compact() {
+        assert_eq!(std::mem::size_of::<Inst>(), 16);
     }
 }

@@ -45,10 +45,22 @@ fn generate_is_deterministic_loads_and_has_findings() {
         .iter()
         .map(|f| f["rule"].as_str().unwrap())
         .collect();
-    assert!(rules.contains(&"overuse"), "{rules:?}");
-    assert!(rules.contains(&"unlicensed"), "{rules:?}");
-    // Spikes come out of the installations asked for, and still fire.
-    assert!(rules.contains(&"install-spike"), "{rules:?}");
+    // Every rule of the default playbook has work to do, so a benchmark
+    // of the playbook measures all of it. Spikes come out of the
+    // installations asked for, and still fire.
+    let playbook = trueup::policy::Playbook::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+        trueup::policy::Limits::default(),
+    )
+    .unwrap();
+    let shipped: Vec<String> = playbook.rules().map(|m| m.rule_id()).collect();
+    assert!(shipped.len() >= 8, "{shipped:?}");
+    for rule in &shipped {
+        assert!(
+            rules.contains(&rule.as_str()),
+            "no `{rule}` finding: {rules:?}"
+        );
+    }
 }
 
 /// Regression: `--installations N` used to write N plus the spike
@@ -153,4 +165,108 @@ fn generate_writes_through_to_dev_null() {
     );
     let kind = std::fs::metadata("/dev/null").unwrap().file_type();
     assert!(kind.is_char_device(), "/dev/null is still a device");
+}
+
+/// The generated snapshot gives the licence position every kind of work at
+/// every size: several pools of different metrics, some ordered by
+/// `priority`; core pools; an edition that `covers` another; a `perpetual`
+/// entitlement still in force under an expired contract; installations
+/// removed before the snapshot date and installed after it; devices last
+/// seen long ago, without cores, without a primary user; inactive users.
+#[test]
+fn generate_exercises_every_part_of_the_position() {
+    use std::collections::{HashMap, HashSet};
+    use trueup::inventory::model::ContractStatus;
+    use trueup::inventory::Metric;
+
+    let dir = tempfile::tempdir().unwrap();
+    for (n, seed) in [(500usize, 1u64), (2000, 7), (20_000, 1)] {
+        let path = dir.path().join(format!("g{n}-{seed}.yaml"));
+        let out = trueup(&[
+            "generate",
+            "--installations",
+            &n.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "-o",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let snap = trueup::inventory::load(&path)
+            .unwrap_or_else(|d| panic!("{n} installations do not load:\n{d}"));
+        let at = format!("{n} installations, seed {seed}");
+        let as_of = snap.meta.taken_at;
+        assert_eq!(snap.installations.len(), n, "{at}");
+
+        let mut metrics: HashMap<_, HashSet<Metric>> = HashMap::new();
+        for e in &snap.entitlements {
+            metrics.entry(e.product).or_default().insert(e.metric);
+        }
+        let pools_of = |want: &[Metric]| {
+            metrics
+                .values()
+                .filter(|m| want.iter().all(|w| m.contains(w)))
+                .count()
+        };
+        assert!(pools_of(&[Metric::Device, Metric::User]) >= 2, "{at}");
+        assert!(pools_of(&[Metric::Device, Metric::Core]) >= 1, "{at}");
+        assert!(
+            metrics
+                .values()
+                .any(|m| m.len() == 1 && m.contains(&Metric::Core)),
+            "{at}: a product licensed by core alone"
+        );
+        assert!(
+            snap.entitlements.iter().any(|e| e.priority.is_some()),
+            "{at}: priority"
+        );
+        let covering = snap.products.iter().find(|p| !p.covers.is_empty());
+        let covering = covering.unwrap_or_else(|| panic!("{at}: covers"));
+        let covered = snap.product(covering.covers[0]).unwrap();
+        assert!(
+            covering.name.contains("Enterprise") && covered.name.contains("Standard"),
+            "{at}: {} covers {}",
+            covering.name,
+            covered.name
+        );
+        let perpetual = snap
+            .entitlements
+            .iter()
+            .find(|e| e.perpetual)
+            .unwrap_or_else(|| panic!("{at}: perpetual"));
+        let contract = &snap.contracts[perpetual.contract_ix];
+        assert_eq!(contract.status, ContractStatus::Expired, "{at}");
+        assert!(contract.end.unwrap() < as_of, "{at}");
+        assert!(snap.entitlement_valid(perpetual, as_of), "{at}");
+
+        let i = &snap.installations;
+        assert!(
+            i.iter().any(|i| i.removed_on.is_some_and(|d| d < as_of)),
+            "{at}: removed before the snapshot date"
+        );
+        assert!(
+            i.iter().any(|i| i.installed_on.is_some_and(|d| d > as_of)),
+            "{at}: installed after the snapshot date"
+        );
+        assert!(
+            i.iter().any(|i| i.user.is_none()
+                && snap
+                    .device(i.device)
+                    .is_some_and(|d| d.primary_user.is_none())),
+            "{at}: no user on a listed device without primary user"
+        );
+        let d = &snap.devices;
+        assert!(d.iter().any(|d| d.cores.is_none()), "{at}: no cores");
+        assert!(
+            d.iter()
+                .any(|d| d.last_seen.is_some_and(|s| s.days_until(as_of) >= 45)),
+            "{at}: stale last_seen"
+        );
+        assert!(
+            d.iter()
+                .any(|d| d.last_seen.is_some_and(|s| s.days_until(as_of) < 14)),
+            "{at}: recent last_seen"
+        );
+        assert!(snap.users.iter().any(|u| !u.active), "{at}: inactive user");
+    }
 }
