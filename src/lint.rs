@@ -67,7 +67,7 @@ pub fn lint(root: &Path) -> Result<LintReport, Diagnostic> {
                 continue;
             }
         };
-        let module = match compile(&engine, &path, source) {
+        let module = match compile(&engine, &Limits::default(), &path, source) {
             Ok(m) => m,
             Err(d) => {
                 compile_errors = true;

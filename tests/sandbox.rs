@@ -387,3 +387,32 @@ fn time_limit_flag_stops_the_scripts_of_a_run() {
     let bad = trueup(dir.path(), &["check", "s.yaml", "--time-limit", "0"]).expect("finishes");
     assert_eq!(bad.code, Some(2), "{}", bad.describe());
 }
+
+/// Regression: a script's top level (where its constants are computed) ran
+/// under the default 60 s watchdog whatever `--time-limit` said, so a slow
+/// loop there (each push re-checks the size of a growing array) held a run
+/// for up to a minute.
+#[test]
+fn time_limit_flag_stops_a_slow_top_level() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).expect("policies folder");
+    // Nested arrays make every size check walk ten times as much.
+    std::fs::write(
+        policies.join("slow.rhai"),
+        "let big = []; for i in 0..1000000 { big.push([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]); }\nfn check(inv) { [] }\n",
+    )
+    .expect("script");
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        "trueup: 1\nsnapshot: { id: s-1, taken_at: 2026-11-01 }\n",
+    )
+    .expect("snapshot");
+    let run = trueup(dir.path(), &["check", "s.yaml", "--time-limit", "1"]).expect("finishes");
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+    assert!(
+        run.stderr.contains("policies/slow.rhai:1") && run.stderr.contains("stopped after 1 s"),
+        "{}",
+        run.describe()
+    );
+}

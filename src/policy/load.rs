@@ -108,7 +108,7 @@ impl Playbook {
             hasher.update([0]);
             hasher.update(source.as_bytes());
             hasher.update([0]);
-            match compile(&engine, &path, source) {
+            match compile(&engine, &limits, &path, source) {
                 Ok(m) => modules.push(m),
                 Err(d) => diags.push(d),
             }
@@ -214,9 +214,14 @@ pub fn script_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
 
 /// Compiles one script: a lenient pass finds its top-level constants, then a
 /// strict pass compiles it with them in scope.
-pub fn compile(engine: &Engine, path: &Path, source: String) -> Result<Module, Diagnostic> {
+pub fn compile(
+    engine: &Engine,
+    limits: &Limits,
+    path: &Path,
+    source: String,
+) -> Result<Module, Diagnostic> {
     let guarded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        super::sandbox::quiet_panics(|| compile_unguarded(engine, path, &source))
+        super::sandbox::quiet_panics(|| compile_unguarded(engine, limits, path, &source))
     }));
     match guarded {
         Ok(Ok(mut m)) => {
@@ -233,10 +238,15 @@ pub fn compile(engine: &Engine, path: &Path, source: String) -> Result<Module, D
     }
 }
 
-fn compile_unguarded(engine: &Engine, path: &Path, source: &str) -> Result<Module, Diagnostic> {
+fn compile_unguarded(
+    engine: &Engine,
+    limits: &Limits,
+    path: &Path,
+    source: &str,
+) -> Result<Module, Diagnostic> {
     let source = source.to_string();
     let name = path.display().to_string();
-    let constants = constants(engine, path, &source)?;
+    let constants = constants(engine, limits, path, &source)?;
     let mut scope = Scope::new();
     for (n, v) in &constants {
         scope.push_constant_dynamic(n.as_str(), v.clone());
@@ -261,16 +271,21 @@ fn compile_unguarded(engine: &Engine, path: &Path, source: &str) -> Result<Modul
     })
 }
 
+/// Operations the top level of a script may take to compute its constants.
+const CONSTANT_OPERATIONS: u64 = 100_000;
+
 fn constants(
     engine: &Engine,
+    limits: &Limits,
     path: &Path,
     source: &str,
 ) -> Result<Vec<(String, Dynamic)>, Diagnostic> {
     // Strict variables would reject the constants' own uses inside functions
     // in this first pass; the second, strict pass checks everything.
+    let operations = CONSTANT_OPERATIONS.min(limits.max_operations);
     let mut lenient = sandbox::engine(Limits {
-        max_operations: 100_000,
-        ..Limits::default()
+        max_operations: operations,
+        ..*limits
     });
     lenient.set_strict_variables(false);
     let ast = lenient.compile(source).map_err(|e| {
@@ -281,7 +296,9 @@ fn constants(
         }
     })?;
     let mut scope = Scope::new();
-    let watch = sandbox::Watch::start(Limits::default().max_run_time);
+    // Regression: the top level ran under the default 60 s whatever
+    // `--time-limit` said, so a slow loop there outlived the run's limit.
+    let watch = sandbox::Watch::start(limits.max_run_time);
     sandbox::run(|| {
         let _watch = watch.enter();
         lenient.run_ast_with_scope(&mut scope, &ast)
@@ -292,7 +309,7 @@ fn constants(
             source,
             &e,
             "while evaluating top-level constants",
-            100_000,
+            operations,
         )
     })?;
     let constants: Vec<(String, Dynamic)> = scope
