@@ -166,14 +166,11 @@ pub fn pools_of(snap: &Snapshot, product: Sym, as_of: Date, valid_only: bool) ->
 
 /// Products whose `covers` lists `product`, in id order.
 pub fn covering(snap: &Snapshot, product: Sym) -> Vec<Sym> {
-    let mut v: Vec<Sym> = snap
-        .products
-        .iter()
-        .filter(|p| p.covers.contains(&product))
-        .map(|p| p.id)
-        .collect();
-    v.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
-    v
+    snap.index
+        .covered_by
+        .get(&product)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The valid entitlements that can license `product`: its own, then those
@@ -236,16 +233,24 @@ pub fn component(snap: &Snapshot, product: Sym) -> HashSet<Sym> {
 
 /// Allocates every product (or those of [`Options::only`]) on `as_of`.
 pub fn allocate(snap: &Snapshot, as_of: Date, opts: &Options) -> Allocation {
-    let mut products: Vec<Sym> = snap.products.iter().map(|p| p.id).collect();
-    let listed: HashSet<Sym> = products.iter().copied().collect();
-    products.extend(
-        snap.installed_products()
-            .into_iter()
-            .filter(|p| !listed.contains(p)),
-    );
-    if let Some(only) = opts.only {
-        products.retain(|p| only.contains(p));
-    }
+    let mut products: Vec<Sym> = match opts.only {
+        // A what-if over a few products: no pass over the whole catalogue.
+        Some(only) => only
+            .iter()
+            .copied()
+            .filter(|&p| snap.product(p).is_some() || !snap.installations_of(p).is_empty())
+            .collect(),
+        None => {
+            let mut all: Vec<Sym> = snap.products.iter().map(|p| p.id).collect();
+            let listed: HashSet<Sym> = all.iter().copied().collect();
+            all.extend(
+                snap.installed_products()
+                    .into_iter()
+                    .filter(|p| !listed.contains(p)),
+            );
+            all
+        }
+    };
     products.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
 
     let covered_by: Vec<Vec<Sym>> = products.iter().map(|&p| covering(snap, p)).collect();

@@ -946,6 +946,7 @@ impl<'p> Builder<'p> {
         let mut installations = self.installations;
         let mut usage = self.usage;
         index.link(&entitlements, &mut installations, &mut usage);
+        index.cover(&self.products, &strings);
 
         let meta = self.meta?;
         if !diags.is_empty() {

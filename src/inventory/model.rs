@@ -446,6 +446,8 @@ pub(crate) struct Index {
     pub installs_by_product: SymMap<std::ops::Range<usize>>,
     /// Product → indices of its entitlements.
     pub entitlements_by_product: SymMap<Vec<usize>>,
+    /// Product → the products whose `covers` lists it, in id order.
+    pub covered_by: SymMap<Vec<Sym>>,
 }
 
 impl Index {
@@ -466,6 +468,20 @@ impl Index {
             }
         }
         out
+    }
+
+    /// Builds [`Index::covered_by`] from the products' `covers` lists.
+    pub(crate) fn cover(&mut self, products: &[Product], strings: &Interner) {
+        self.covered_by.clear();
+        for p in products {
+            for &c in &p.covers {
+                self.covered_by.entry(c).or_default().push(p.id);
+            }
+        }
+        for v in self.covered_by.values_mut() {
+            v.sort_by(|a, b| strings.resolve(*a).cmp(strings.resolve(*b)));
+            v.dedup();
+        }
     }
 
     /// Sorts installations (by product, install date, line) and usage (by
@@ -519,6 +535,7 @@ impl Snapshot {
             }
         }
         index.link(&self.entitlements, &mut self.installations, &mut self.usage);
+        index.cover(&self.products, &self.strings);
         self.index = index;
     }
 
