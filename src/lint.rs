@@ -96,6 +96,11 @@ pub fn lint(root: &Path) -> Result<LintReport, Diagnostic> {
             }
         }
     }
+    // Metric profiles are read as the playbook reads them.
+    if let Err(d) = crate::inventory::profile::Profiles::load(&root.join("metrics")) {
+        diags.extend(d.0);
+        compile_errors = true;
+    }
     if rules.is_empty() && !compile_errors {
         diags.push(crate::policy::load::no_rules(root));
         compile_errors = true;

@@ -213,6 +213,8 @@ fn apply_step(snap: &mut Snapshot, step: &Step, as_of: Date) {
                 virtual_host: None,
                 primary_user: None,
                 last_seen: None,
+                cpu: None,
+                cluster: None,
                 line: 0,
             };
             snap.devices.push(device);

@@ -9,8 +9,10 @@ use crate::date::Date;
 use crate::engine::Evaluation;
 use crate::fsutil::expand;
 use crate::inventory::allocate::{allocate, Consumer, Cover, Options};
+use crate::inventory::position::positions_with;
 use crate::inventory::position::rows;
-use crate::inventory::{positions, Position, Snapshot, Sym};
+use crate::inventory::profile::Profiles;
+use crate::inventory::{Position, Snapshot, Sym};
 use crate::report;
 use crate::report::position::Explained;
 
@@ -37,11 +39,31 @@ pub struct PositionArgs {
     /// Show, per device or user of PRODUCT, the licence that covers it and why
     #[arg(long, value_name = "PRODUCT")]
     pub explain: Option<String>,
+    /// The playbook folder whose metric profiles (`DIR/metrics/*.yaml`) entitlements may use
+    #[arg(short, long, default_value = "policies", value_name = "DIR")]
+    pub policies: std::path::PathBuf,
 }
 
 pub fn run(args: PositionArgs) -> anyhow::Result<u8> {
     let paths = expand(&args.snapshots)?;
-    let (snaps, errors) = load_all(&paths);
+    let profiles = match Profiles::load(&args.policies.join("metrics")) {
+        Ok(p) => p,
+        Err(d) => {
+            print_diagnostics(&d.0);
+            return Ok(2);
+        }
+    };
+    let (snaps, mut errors) = load_all(&paths);
+    // Entitlements naming a metric the playbook does not define.
+    let snaps: Vec<Arc<Snapshot>> = snaps
+        .into_iter()
+        .filter(|s| {
+            let unknown = profiles.check(s);
+            let ok = unknown.is_empty();
+            errors.extend(unknown);
+            ok
+        })
+        .collect();
     print_diagnostics(&errors);
     // A table of what did load would read as the whole position; JSON says
     // `status: error` beside it.
@@ -52,13 +74,13 @@ pub fn run(args: PositionArgs) -> anyhow::Result<u8> {
         if !errors.is_empty() {
             return Ok(2);
         }
-        return explain(&args, product, snaps);
+        return explain(&args, &profiles, product, snaps);
     }
     let evals: Vec<Evaluation> = snaps
         .into_iter()
         .map(|snapshot| {
             let as_of = args.as_of.unwrap_or(snapshot.meta.taken_at);
-            let positions = Arc::new(positions(&snapshot, as_of));
+            let positions = Arc::new(positions_with(&snapshot, as_of, &profiles));
             Evaluation {
                 snapshot,
                 as_of,
@@ -88,7 +110,12 @@ pub fn run(args: PositionArgs) -> anyhow::Result<u8> {
 
 /// `--explain PRODUCT`: every consumer of the product on each snapshot's
 /// as-of date, with the pool that covers it and why.
-fn explain(args: &PositionArgs, product: &str, snaps: Vec<Arc<Snapshot>>) -> anyhow::Result<u8> {
+fn explain(
+    args: &PositionArgs,
+    profiles: &Profiles,
+    product: &str,
+    snaps: Vec<Arc<Snapshot>>,
+) -> anyhow::Result<u8> {
     let mut text = String::new();
     for snapshot in snaps {
         let as_of = args.as_of.unwrap_or(snapshot.meta.taken_at);
@@ -121,6 +148,7 @@ fn explain(args: &PositionArgs, product: &str, snaps: Vec<Arc<Snapshot>>) -> any
             as_of,
             &Options {
                 explain: Some(sym),
+                profiles: Some(profiles),
                 ..Options::default()
             },
         );

@@ -17,7 +17,8 @@ pub use finding::*;
 
 use crate::date::Date;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::inventory::{positions, Position, Snapshot};
+use crate::inventory::position::positions_with;
+use crate::inventory::{Position, Snapshot};
 use crate::policy::error::script_error;
 use crate::policy::host::Inventory;
 use crate::policy::sandbox::{self, Watch, Watchdog};
@@ -63,9 +64,19 @@ pub fn evaluate(
     opts: EvalOptions,
 ) -> Result<Evaluation, Diagnostics> {
     let as_of = opts.as_of.unwrap_or(snapshot.meta.taken_at);
-    let positions = Arc::new(positions(&snapshot, as_of));
+    let unknown = playbook.profiles.check(&snapshot);
+    if !unknown.is_empty() {
+        return Err(Diagnostics(unknown));
+    }
+    let positions = Arc::new(positions_with(&snapshot, as_of, &playbook.profiles));
     let waivers = opts.waivers.map(|w| Arc::new(w.clone()));
-    let inv = Inventory::new(snapshot.clone(), as_of, positions.clone(), waivers);
+    let inv = Inventory::new(
+        snapshot.clone(),
+        as_of,
+        positions.clone(),
+        waivers,
+        playbook.profiles.clone(),
+    );
     // One deadline for every script of this evaluation.
     let watch = Watch::start(playbook.limits.max_run_time);
     let mut findings = sandbox::run(|| run_scripts(playbook, &inv, &watch, opts.opened, as_of))?;

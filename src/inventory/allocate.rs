@@ -19,11 +19,12 @@
 //! Nothing here may count one consumer against two pools, or read any date
 //! but the as-of date.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
 use super::model::*;
+use super::profile::{Counts, Profiles, MILLI};
 use crate::date::Date;
 
 /// Who consumes a licence.
@@ -115,6 +116,46 @@ pub struct Options<'a> {
     /// Record every consumer of this product, and every consumer its pools
     /// cover for other products.
     pub explain: Option<Sym>,
+    /// The playbook's metric profiles (none: built-in metrics only).
+    pub profiles: Option<&'a Profiles>,
+}
+
+/// What allocation reads besides the snapshot: the metric profiles, and
+/// each cluster's hosts.
+struct Env<'a> {
+    snap: &'a Snapshot,
+    profiles: &'a Profiles,
+    clusters: SymMap<Vec<Sym>>,
+}
+
+impl<'a> Env<'a> {
+    fn new(snap: &'a Snapshot, profiles: &'a Profiles) -> Self {
+        let mut clusters: SymMap<Vec<Sym>> = SymMap::default();
+        if profiles.iter().next().is_some() {
+            for d in &snap.devices {
+                if let Some(c) = d.cluster {
+                    clusters.entry(c).or_default().push(d.id);
+                }
+            }
+            for hosts in clusters.values_mut() {
+                hosts.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
+            }
+        }
+        Env {
+            snap,
+            profiles,
+            clusters,
+        }
+    }
+
+    /// Whether a pool of `metric` covers users rather than devices.
+    fn per_user(&self, metric: Metric) -> bool {
+        metric == Metric::User
+            || self
+                .profiles
+                .get(metric)
+                .is_some_and(|p| p.counts == Counts::Users)
+    }
 }
 
 /// The allocation of every product on one date.
@@ -253,6 +294,8 @@ pub fn allocate(snap: &Snapshot, as_of: Date, opts: &Options) -> Allocation {
     };
     products.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
 
+    let env = Env::new(snap, opts.profiles.unwrap_or(Profiles::none()));
+    let env = &env;
     let covered_by: Vec<Vec<Sym>> = products.iter().map(|&p| covering(snap, p)).collect();
     let coverers: HashSet<Sym> = covered_by.iter().flatten().copied().collect();
     let slot: SymMap<usize> = products.iter().enumerate().map(|(i, &p)| (p, i)).collect();
@@ -281,10 +324,10 @@ pub fn allocate(snap: &Snapshot, as_of: Date, opts: &Options) -> Allocation {
             st.work.exempt(snap, &exemptions(snap, product, as_of));
             for i in 0..st.pools.len() {
                 let pool = &mut st.pools[i];
-                st.work.fill(snap, pool, Basis::Allocated);
+                st.work.fill(env, pool, Basis::Allocated);
             }
             if by.is_empty() {
-                st.charge(None);
+                st.charge(env, None);
             }
             st
         })
@@ -301,7 +344,7 @@ pub fn allocate(snap: &Snapshot, as_of: Date, opts: &Options) -> Allocation {
             let (ys, xst) = two_mut(&mut states, y, xs);
             for (i, pool) in xst.pools.iter_mut().enumerate() {
                 first_valid.get_or_insert((xs, i));
-                ys.work.fill(snap, pool, Basis::Covers);
+                ys.work.fill(env, pool, Basis::Covers);
             }
         }
         match first_valid {
@@ -309,10 +352,17 @@ pub fn allocate(snap: &Snapshot, as_of: Date, opts: &Options) -> Allocation {
             // is charged to the first pool that covers it.
             Some((xs, i)) if states[y].pools.is_empty() => {
                 let (ys, xst) = two_mut(&mut states, y, xs);
-                ys.charge(Some(&mut xst.pools[i]));
+                ys.charge(env, Some(&mut xst.pools[i]));
             }
-            _ => states[y].charge(None),
+            _ => states[y].charge(env, None),
         }
+    }
+
+    // User profiles with a minimum per processor (Oracle NUP): each pool
+    // consumes at least that many per processor of the devices the product
+    // runs on, counted under the profile that counts processors.
+    for st in &mut states {
+        st.apply_floors(env);
     }
 
     let mut covers = Vec::new();
@@ -372,7 +422,11 @@ impl Pool {
         Pool {
             entitlement,
             metric: e.metric,
-            capacity: (e.metric != Metric::Site).then_some(e.quantity),
+            capacity: (e.metric != Metric::Site).then_some(if e.metric.is_profile() {
+                e.quantity.saturating_mul(MILLI)
+            } else {
+                e.quantity
+            }),
             used: 0,
             unknown_capacity: 0,
             unattributed: 0,
@@ -425,7 +479,7 @@ impl State {
 
     /// Charges what no pool covered: to `other` (another product's pool),
     /// else to the first own valid pool, else to no pool.
-    fn charge(&mut self, other: Option<&mut Pool>) {
+    fn charge(&mut self, env: &Env, other: Option<&mut Pool>) {
         let target = match other {
             Some(p) => Some(p),
             None => self.pools.first_mut(),
@@ -434,19 +488,58 @@ impl State {
             None if self.usage_only => 0,
             Some(pool) => {
                 let metric = pool.metric;
-                self.work.charge(metric, &mut Sink::Pool(pool))
+                self.work.charge(env, metric, &mut Sink::Pool(pool))
             }
             None => {
                 let metric = self.fallback.unwrap_or(Metric::Device);
                 self.unpooled.metric = Some(metric);
                 self.work
-                    .charge(metric, &mut Sink::Unpooled(&mut self.unpooled))
+                    .charge(env, metric, &mut Sink::Unpooled(&mut self.unpooled))
             }
         };
         // Remainders of devices split across capacity pools go to the pool
         // that took their first part.
         let partial = self.work.charge_partials(&mut self.pools);
         self.uncovered = total + partial;
+    }
+
+    fn apply_floors(&mut self, env: &Env) {
+        for i in 0..self.pools.len() {
+            let Some(profile) = env.profiles.get(self.pools[i].metric) else {
+                continue;
+            };
+            let (Some(min), Some(processor)) =
+                (profile.min_per_processor, profile.processor_metric)
+            else {
+                continue;
+            };
+            if profile.counts != Counts::Users
+                || i > 0 && self.pools[..i].iter().any(|p| p.metric == profile.metric)
+            {
+                continue;
+            }
+            let Some(counter) = env.profiles.get(processor) else {
+                continue;
+            };
+            let mut hosts: HashSet<Sym> = HashSet::new();
+            for d in &self.work.devices {
+                hosts.extend(counter.licensed(env.snap, &env.clusters, d.id));
+            }
+            let processors: u64 = hosts
+                .iter()
+                .map(|&h| counter.units(env.snap, h).milli.div_ceil(MILLI))
+                .sum();
+            let floor = min.saturating_mul(processors).saturating_mul(MILLI);
+            let used: u64 = self
+                .pools
+                .iter()
+                .filter(|p| p.metric == profile.metric)
+                .map(|p| p.used)
+                .sum();
+            if used < floor {
+                self.pools[i].used += floor - used;
+            }
+        }
     }
 
     fn finish(self) -> ProductAllocation {
@@ -536,6 +629,9 @@ struct Work {
     by_device: Vec<u32>,
     by_user: Vec<u32>,
     device_order: Option<Vec<u32>>,
+    /// Devices already licensed for this product under each metric
+    /// profile: a host counted once covers every VM on it.
+    licensed: HashMap<Metric, HashSet<Sym>>,
     user_order: Option<Vec<u32>>,
     log: Option<Vec<Cover>>,
 }
@@ -614,6 +710,7 @@ impl Work {
             by_device,
             by_user,
             device_order: None,
+            licensed: HashMap::new(),
             user_order: None,
             log: None,
         }
@@ -628,6 +725,12 @@ impl Work {
         unknown: bool,
         basis: Basis,
     ) {
+        // Profile pools count thousandths of a licence; people read licences.
+        let units = if metric.is_profile() {
+            units.div_ceil(MILLI)
+        } else {
+            units
+        };
         if let Some(log) = &mut self.log {
             log.push(Cover {
                 product: self.product,
@@ -692,14 +795,42 @@ impl Work {
         self.users[u].uncovered = 0;
     }
 
-    /// A device's size in a capacity metric, or 1 for `device` and `site`;
-    /// `None` when nobody recorded it.
-    fn size(&self, d: usize, metric: Metric) -> Option<u64> {
+    /// What covering a device costs in `metric`, for this product: 1 for
+    /// `device` and `site`, its cores or sockets, or under a metric profile
+    /// the thousandths of a licence of every device that licenses it (a
+    /// VM's host, or the host's cluster) not yet licensed for the product;
+    /// and whether a size was unknown (counted as 0).
+    fn cost(&self, env: &Env, d: usize, metric: Metric) -> (u64, bool) {
         let dev = &self.devices[d];
         match metric {
-            Metric::Core => dev.cores,
-            Metric::Processor => dev.sockets,
-            _ => Some(1),
+            Metric::Core => (dev.cores.unwrap_or(0), dev.cores.is_none()),
+            Metric::Processor => (dev.sockets.unwrap_or(0), dev.sockets.is_none()),
+            m if m.is_profile() => {
+                let Some(profile) = env.profiles.get(m) else {
+                    return (0, true);
+                };
+                let done = self.licensed.get(&m);
+                let mut total = 0u64;
+                let mut unknown = false;
+                for h in profile.licensed(env.snap, &env.clusters, dev.id) {
+                    if done.is_some_and(|s| s.contains(&h)) {
+                        continue;
+                    }
+                    let u = profile.units(env.snap, h);
+                    total = total.saturating_add(u.milli);
+                    unknown |= u.unknown;
+                }
+                (total, unknown)
+            }
+            _ => (1, false),
+        }
+    }
+
+    /// Records that covering device `d` licensed its hosts under `metric`.
+    fn license(&mut self, env: &Env, d: usize, metric: Metric) {
+        if let Some(profile) = env.profiles.get(metric) {
+            let hosts = profile.licensed(env.snap, &env.clusters, self.devices[d].id);
+            self.licensed.entry(metric).or_default().extend(hosts);
         }
     }
 
@@ -729,15 +860,16 @@ impl Work {
     }
 
     /// Covers what it can of the uncovered consumers from `pool`.
-    fn fill(&mut self, snap: &Snapshot, pool: &mut Pool, basis: Basis) {
-        if pool.metric == Metric::User {
-            self.fill_users(snap, pool, basis);
+    fn fill(&mut self, env: &Env, pool: &mut Pool, basis: Basis) {
+        if env.per_user(pool.metric) {
+            self.fill_users(env.snap, pool, basis);
         } else {
-            self.fill_devices(snap, pool, basis);
+            self.fill_devices(env, pool, basis);
         }
     }
 
-    fn fill_devices(&mut self, snap: &Snapshot, pool: &mut Pool, basis: Basis) {
+    fn fill_devices(&mut self, env: &Env, pool: &mut Pool, basis: Basis) {
+        let snap = env.snap;
         let metric = pool.metric;
         let eligible = |d: &Dev| d.uncovered > 0 && d.partial.is_none_or(|p| p.metric == metric);
         let cost = |w: &Work, pool: &Pool, d: usize| -> (u64, bool, bool) {
@@ -748,10 +880,8 @@ impl Work {
             if let Some(p) = dev.partial {
                 return (p.remaining, false, false);
             }
-            match w.size(d, metric) {
-                Some(n) => (n, false, false),
-                None => (0, true, false),
-            }
+            let (n, unknown) = w.cost(env, d, metric);
+            (n, unknown, false)
         };
         let demand: u64 = (0..self.devices.len())
             .filter(|&d| eligible(&self.devices[d]))
@@ -774,6 +904,7 @@ impl Work {
             let basis = if shared { Basis::Shared } else { basis };
             if units <= room {
                 self.cover_device(d);
+                self.license(env, d, metric);
                 pool.used += units;
                 pool.unknown_capacity += u64::from(unknown);
                 if let Some(s) = &mut pool.devices {
@@ -787,8 +918,11 @@ impl Work {
                     unknown,
                     basis,
                 );
-            } else if room > 0 && matches!(metric, Metric::Core | Metric::Processor) {
+            } else if room > 0
+                && (matches!(metric, Metric::Core | Metric::Processor) || metric.is_profile())
+            {
                 pool.used += room;
+                self.license(env, d, metric);
                 self.devices[d].partial = Some(Partial {
                     metric,
                     remaining: units - room,
@@ -800,9 +934,11 @@ impl Work {
     }
 
     fn fill_users(&mut self, snap: &Snapshot, pool: &mut Pool, basis: Basis) {
+        // A user profile's pool counts thousandths of a licence.
+        let one = if pool.metric.is_profile() { MILLI } else { 1 };
         let cost = |w: &Work, pool: &Pool, u: usize| -> u64 {
             let key = w.users[u].key;
-            u64::from(!pool.users.as_ref().is_some_and(|s| s.contains(&key)))
+            one * u64::from(!pool.users.as_ref().is_some_and(|s| s.contains(&key)))
         };
         let demand: u64 = (0..self.users.len())
             .filter(|&u| self.users[u].uncovered > 0)
@@ -844,10 +980,10 @@ impl Work {
 
     /// Charges every consumer still uncovered (devices split across
     /// capacity pools aside) in `metric` to `sink`; returns the units.
-    fn charge(&mut self, metric: Metric, sink: &mut Sink) -> u64 {
+    fn charge(&mut self, env: &Env, metric: Metric, sink: &mut Sink) -> u64 {
         let mut total = 0u64;
         let entitlement = sink.entitlement();
-        if metric == Metric::User {
+        if env.per_user(metric) {
             for u in 0..self.users.len() {
                 if self.users[u].uncovered == 0 {
                     continue;
@@ -868,9 +1004,17 @@ impl Work {
                 }
                 let key = self.users[u].key;
                 let unattributed = matches!(key, Consumer::Unattributed { .. });
-                sink.add(1, false, unattributed);
-                total += 1;
-                self.record(key, entitlement, metric, 1, unattributed, Basis::Shortfall);
+                let one = if metric.is_profile() { MILLI } else { 1 };
+                sink.add(one, false, unattributed);
+                total += one;
+                self.record(
+                    key,
+                    entitlement,
+                    metric,
+                    one,
+                    unattributed,
+                    Basis::Shortfall,
+                );
                 self.cover_user(u);
             }
             return total;
@@ -879,10 +1023,8 @@ impl Work {
             if self.devices[d].uncovered == 0 || self.devices[d].partial.is_some() {
                 continue;
             }
-            let (units, unknown) = match self.size(d, metric) {
-                Some(n) => (n, false),
-                None => (0, true),
-            };
+            let (units, unknown) = self.cost(env, d, metric);
+            self.license(env, d, metric);
             sink.add(units, unknown, false);
             total = total.saturating_add(units);
             let id = self.devices[d].id;

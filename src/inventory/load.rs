@@ -349,6 +349,8 @@ impl<'p> Builder<'p> {
                 environment: m.opt(d.environment),
                 virtual_host: m.opt(d.virtual_host),
                 primary_user: m.opt(d.primary_user),
+                cpu: m.opt(d.cpu),
+                cluster: m.opt(d.cluster),
                 ..d
             }));
         self.users.extend(part.users.into_iter().map(|u| User {
@@ -631,10 +633,23 @@ impl<'p> Builder<'p> {
                 let id = f.req_str("id", s);
                 let contract = f.req_str("contract", s);
                 let product = f.req_str("product", s);
-                let metric = f
-                    .require("metric", s)
-                    .and(f.choice("metric", Metric::NAMES, s))
-                    .and_then(Metric::parse);
+                // A name that is not built in is a metric profile; whether
+                // the playbook defines it is checked once the playbook is known.
+                let metric = f.req_str("metric", s).and_then(|m| {
+                    if Metric::well_formed(m) {
+                        Some(Metric::named(m))
+                    } else {
+                        let pos = f.get("metric").map_or(f.pos(), |n| n.pos);
+                        s.error(
+                            pos,
+                            format!(
+                                "field `metric` must be one of {} or the name of a metric profile (lowercase letters, digits and `-`), found `{m}`",
+                                Metric::NAMES.join(", ")
+                            ),
+                        );
+                        None
+                    }
+                });
                 let quantity = match metric {
                     Some(Metric::Site) => f.count("quantity", s).or(Some(0)),
                     _ => f.req_count("quantity", s),
@@ -683,6 +698,8 @@ impl<'p> Builder<'p> {
                     "virtual_host",
                     "primary_user",
                     "last_seen",
+                    "cpu",
+                    "cluster",
                 ];
                 let Some(f) = Fields::of(node, "device", names, s) else {
                     return;
@@ -694,6 +711,8 @@ impl<'p> Builder<'p> {
                 let host = f.str("virtual_host", s);
                 let primary_user = f.str("primary_user", s);
                 let last_seen = f.date("last_seen", s);
+                let cpu = f.str("cpu", s);
+                let cluster = f.str("cluster", s);
                 if let (Some(h), Some(name)) = (f.get("virtual_host"), host) {
                     let sym = self.strings.intern(name);
                     self.hosts.push((sym, h.pos));
@@ -707,6 +726,8 @@ impl<'p> Builder<'p> {
                     virtual_host: self.sym(host),
                     primary_user: self.sym(primary_user),
                     last_seen,
+                    cpu: self.sym(cpu),
+                    cluster: self.sym(cluster),
                     line,
                 };
                 self.devices.push(device);

@@ -4,6 +4,7 @@ pub mod allocate;
 pub mod load;
 pub mod model;
 pub mod position;
+pub mod profile;
 pub mod reclaim;
 mod split;
 

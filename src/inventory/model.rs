@@ -127,8 +127,9 @@ impl RiskTier {
     }
 }
 
-/// What an entitlement counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// What an entitlement counts: a built-in metric, or a metric profile of
+/// the playbook (`policies/metrics/*.yaml`) by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Metric {
     Device,
     User,
@@ -137,6 +138,17 @@ pub enum Metric {
     Concurrent,
     Subscription,
     Site,
+    /// A metric profile, by its name's number in [`profile_names`].
+    Profile(u32),
+}
+
+/// Every profile name any snapshot or playbook of this process used, each
+/// stored once for the life of the process, so that a [`Metric`] stays a
+/// small `Copy` value with a `&'static str` name.
+fn profile_names() -> &'static std::sync::RwLock<Vec<&'static str>> {
+    static NAMES: std::sync::OnceLock<std::sync::RwLock<Vec<&'static str>>> =
+        std::sync::OnceLock::new();
+    NAMES.get_or_init(Default::default)
 }
 
 impl Metric {
@@ -150,11 +162,45 @@ impl Metric {
         "site",
     ];
 
+    /// A built-in metric by name.
     pub fn parse(s: &str) -> Option<Metric> {
         Self::NAMES
             .iter()
             .position(|n| *n == s)
             .map(|i| Self::ALL[i])
+    }
+
+    /// The built-in metric of that name, else the metric profile of that
+    /// name (whether the playbook defines it is checked where the playbook
+    /// is known).
+    pub fn named(s: &str) -> Metric {
+        if let Some(m) = Metric::parse(s) {
+            return m;
+        }
+        let names = profile_names();
+        if let Some(i) = names
+            .read()
+            .expect("the profile names are never poisoned")
+            .iter()
+            .position(|n| *n == s)
+        {
+            return Metric::Profile(i as u32);
+        }
+        let mut names = names.write().expect("the profile names are never poisoned");
+        if let Some(i) = names.iter().position(|n| *n == s) {
+            return Metric::Profile(i as u32);
+        }
+        names.push(Box::leak(s.to_string().into_boxed_str()));
+        Metric::Profile(names.len() as u32 - 1)
+    }
+
+    /// Whether a text is a well-formed metric name: lowercase letters,
+    /// digits and `-`, starting with a letter.
+    pub fn well_formed(s: &str) -> bool {
+        s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     }
 
     pub const ALL: [Metric; 7] = [
@@ -168,7 +214,38 @@ impl Metric {
     ];
 
     pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
+        match self {
+            Metric::Profile(i) => profile_names()
+                .read()
+                .expect("the profile names are never poisoned")[i as usize],
+            m => Self::NAMES[Self::ALL.iter().position(|x| *x == m).expect("built in")],
+        }
+    }
+
+    /// Whether it is a metric profile rather than a built-in metric.
+    pub fn is_profile(self) -> bool {
+        matches!(self, Metric::Profile(_))
+    }
+}
+
+/// Built-in metrics in their declared order, then profiles by name.
+impl Ord for Metric {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let rank = |m: &Metric| match m {
+            Metric::Profile(_) => (1, 0, m.as_str()),
+            _ => (
+                0,
+                Self::ALL.iter().position(|x| x == m).expect("built in"),
+                "",
+            ),
+        };
+        rank(self).cmp(&rank(other))
+    }
+}
+
+impl PartialOrd for Metric {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -276,6 +353,12 @@ pub struct Device {
     pub primary_user: Option<Sym>,
     /// The date of the device's latest inventory, when a source reports it.
     pub last_seen: Option<Date>,
+    /// The processor family (`x86`, `sparc`, `power`, ...), for metric
+    /// profiles' core factors.
+    pub cpu: Option<Sym>,
+    /// The cluster a host belongs to: under a profile with `virtual: host`,
+    /// a VM on it licenses every host of the cluster.
+    pub cluster: Option<Sym>,
     pub line: u32,
 }
 

@@ -12,6 +12,7 @@
 
 use super::allocate::{allocate, allocated, exemptions, Allocation, Options, ProductAllocation};
 use super::model::*;
+use super::profile::{Profiles, MILLI};
 use crate::date::Date;
 
 /// One row of the licence position.
@@ -44,7 +45,16 @@ pub struct Position {
 
 /// Every row of the position on `as_of`, sorted by product id then metric.
 pub fn positions(snap: &Snapshot, as_of: Date) -> Vec<Position> {
-    rows(snap, as_of, &allocate(snap, as_of, &Options::default()))
+    positions_with(snap, as_of, Profiles::none())
+}
+
+/// [`positions`] with the playbook's metric profiles.
+pub fn positions_with(snap: &Snapshot, as_of: Date, profiles: &Profiles) -> Vec<Position> {
+    let opts = Options {
+        profiles: Some(profiles),
+        ..Options::default()
+    };
+    rows(snap, as_of, &allocate(snap, as_of, &opts))
 }
 
 /// The rows of an allocation, sorted by product id then metric.
@@ -120,6 +130,10 @@ fn position_row(snap: &Snapshot, a: &ProductAllocation, metric: Metric, as_of: D
             consumed = consumed.saturating_add(a.unpooled.used);
             unknown += a.unpooled.unknown_capacity;
             unattributed += a.unpooled.unattributed;
+        }
+        // Profile pools count thousandths of a licence: a part is a licence.
+        if metric.is_profile() {
+            consumed = consumed.div_ceil(MILLI);
         }
         (
             consumed,

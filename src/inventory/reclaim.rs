@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use super::allocate::{allocate, component, Options};
 use super::model::*;
 use super::position::{consuming_installations, rows};
+use super::profile::Profiles;
 use crate::date::Date;
 
 /// The user an installation is recorded against: its own, else its
@@ -51,6 +52,7 @@ pub struct Plan {
 /// `None` when uninstalling every idle one would not.
 pub fn uninstall_plan(
     snap: &Snapshot,
+    profiles: &Profiles,
     as_of: Date,
     product: Sym,
     metric: Metric,
@@ -95,6 +97,7 @@ pub fn uninstall_plan(
             only: Some(&only),
             without: Some((product, &without)),
             explain: None,
+            profiles: Some(profiles),
         };
         let alloc = allocate(snap, as_of, &opts);
         rows(snap, as_of, &alloc)

@@ -21,6 +21,7 @@ use crate::engine::Severity;
 use crate::inventory::allocate::licences_for;
 use crate::inventory::model::*;
 use crate::inventory::position::{consuming_installations, Position};
+use crate::inventory::profile::Profiles;
 use crate::inventory::reclaim;
 use crate::waivers::{Waiver, WaiverSet};
 
@@ -83,6 +84,7 @@ pub const MAP_KEYS: &[&str] = &[
     "incomplete",
     "stale",
     "unknown_capacity",
+    "pack",
     "unattributed",
     "installations",
     "products",
@@ -116,6 +118,7 @@ struct Inner {
     as_of: Date,
     positions: Arc<Vec<Position>>,
     waivers: Option<Arc<WaiverSet>>,
+    profiles: Arc<Profiles>,
     cache: Cache,
 }
 
@@ -142,12 +145,14 @@ impl Inventory {
         as_of: Date,
         positions: Arc<Vec<Position>>,
         waivers: Option<Arc<WaiverSet>>,
+        profiles: Arc<Profiles>,
     ) -> Self {
         Inventory(Arc::new(Inner {
             snap,
             as_of,
             positions,
             waivers,
+            profiles,
             cache: Cache::default(),
         }))
     }
@@ -401,6 +406,9 @@ impl Inventory {
         m.insert("incomplete".into(), Dynamic::from(p.incomplete));
         m.insert("stale".into(), Dynamic::from(p.stale));
         m.insert("unknown_capacity".into(), int(p.unknown_capacity));
+        // Licences of a metric profile may be sold in packs.
+        let pack = self.0.profiles.get(p.metric).map_or(1, |pr| pr.pack);
+        m.insert("pack".into(), int(pack));
         m.insert("unattributed".into(), int(p.unattributed));
         m
     }
@@ -888,9 +896,14 @@ fn register_inventory(engine: &mut Engine) {
                     return Dynamic::UNIT;
                 };
                 let max = u64::try_from(max_consumed).unwrap_or(0);
-                let Some(plan) =
-                    reclaim::uninstall_plan(&inv.0.snap, inv.0.as_of, sym, metric, max)
-                else {
+                let Some(plan) = reclaim::uninstall_plan(
+                    &inv.0.snap,
+                    &inv.0.profiles,
+                    inv.0.as_of,
+                    sym,
+                    metric,
+                    max,
+                ) else {
                     return Dynamic::UNIT;
                 };
                 let ids = |v: &[Sym]| -> Array { v.iter().map(|&d| inv.text(d)).collect() };
@@ -1006,7 +1019,13 @@ mod tests {
         let path = std::path::Path::new("case.yaml");
         let snap = crate::inventory::load::parse(path, snapshot).expect("the snapshot loads");
         let as_of = Date::parse(as_of).expect("a date");
-        let inv = Inventory::new(Arc::new(snap), as_of, Arc::new(Vec::new()), None);
+        let inv = Inventory::new(
+            Arc::new(snap),
+            as_of,
+            Arc::new(Vec::new()),
+            None,
+            Default::default(),
+        );
         let mut engine = Engine::new();
         register(&mut engine, 32, 1000);
         let mut scope = rhai::Scope::new();

@@ -82,8 +82,10 @@ pub struct Playbook {
     /// The limits `engine` was built with.
     pub limits: Limits,
     pub modules: Vec<Module>,
-    /// sha256 over every script's relative path and text.
+    /// sha256 over every script's and metric profile's relative path and text.
     pub digest: String,
+    /// The metric profiles of `metrics/`.
+    pub profiles: std::sync::Arc<crate::inventory::profile::Profiles>,
 }
 
 impl Playbook {
@@ -113,6 +115,23 @@ impl Playbook {
                 Err(d) => diags.push(d),
             }
         }
+        let metrics = root.join("metrics");
+        let profiles = match crate::inventory::profile::Profiles::load(&metrics) {
+            Ok(p) => p,
+            Err(d) => {
+                diags.0.extend(d.0);
+                Default::default()
+            }
+        };
+        for p in profiles.iter() {
+            if let Ok(text) = std::fs::read(&p.file) {
+                let rel = p.file.strip_prefix(root).unwrap_or(&p.file);
+                hasher.update(rel.to_string_lossy().as_bytes());
+                hasher.update([0]);
+                hasher.update(&text);
+                hasher.update([0]);
+            }
+        }
         let digest = crate::inventory::load::hex(&hasher.finalize());
         let playbook = Playbook {
             root: root.to_path_buf(),
@@ -120,6 +139,7 @@ impl Playbook {
             limits,
             modules,
             digest,
+            profiles: std::sync::Arc::new(profiles),
         };
         if let Err(d) = playbook.check_rule_ids() {
             diags.0.extend(d.0);

@@ -173,6 +173,8 @@ pub fn apply(snap: &mut Snapshot, change: &Change, on: Date) {
                             virtual_host: None,
                             primary_user: Some(u),
                             last_seen: None,
+                            cpu: None,
+                            cluster: None,
                             line: 0,
                         });
                     }
@@ -382,6 +384,8 @@ impl Scratch {
                             virtual_host: None,
                             primary_user: Some(user),
                             last_seen: None,
+                            cpu: None,
+                            cluster: None,
                             line: 0,
                         });
                     }
