@@ -3,7 +3,9 @@
 //! `as_of` and the `want:` rows, worked out by hand.
 //!
 //! Each snapshot is written to a temporary directory and run through the built
-//! binary as `trueup position -f json [--as-of D] snapshot.yaml`. The rows in
+//! binary as `trueup position -f json -p POLICIES [--as-of D] snapshot.yaml`,
+//! POLICIES being the repository's playbook, so the shipped metric profiles
+//! (`policies/metrics/*.yaml`) apply. The rows in
 //! `want` are all the rows: each must appear once (matched by `product` and
 //! `metric`, comparing only the fields given) and no other row may appear.
 //! Every failing case is reported, with its note, before the test fails.
@@ -78,7 +80,11 @@ fn run_case(case: &Case) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     std::fs::write(dir.path().join(SNAPSHOT), snapshot)
         .map_err(|e| format!("cannot write snapshot: {e}"))?;
-    let mut args = vec!["position", "-f", "json"];
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let policies = policies
+        .to_str()
+        .ok_or("the repository path is not UTF-8")?;
+    let mut args = vec!["position", "-f", "json", "-p", policies];
     let as_of = get(case.node, "as_of").and_then(Node::as_str);
     if let Some(day) = as_of {
         args.extend(["--as-of", day]);
