@@ -461,15 +461,7 @@ impl Inventory {
                 let mut m = Map::new();
                 m.insert("id".into(), Dynamic::from(ImmutableString::from(id)));
                 m.insert("installations".into(), Dynamic::from(count));
-                m.insert(
-                    "products".into(),
-                    Dynamic::from(
-                        names
-                            .into_iter()
-                            .map(|n| Dynamic::from(ImmutableString::from(n)))
-                            .collect::<Array>(),
-                    ),
-                );
+                m.insert("products".into(), texts(names));
                 m.insert("first_installed".into(), opt_date(first));
                 m.insert("line".into(), Dynamic::from(i64::from(line)));
                 Dynamic::from(m)
@@ -531,15 +523,7 @@ impl Inventory {
                 m.insert("last_seen".into(), Dynamic::from(seen));
                 m.insert("days_since".into(), Dynamic::from(seen.days_until(as_of)));
                 m.insert("installations".into(), Dynamic::from(count));
-                m.insert(
-                    "products".into(),
-                    Dynamic::from(
-                        names
-                            .into_iter()
-                            .map(|n| Dynamic::from(ImmutableString::from(n)))
-                            .collect::<Array>(),
-                    ),
-                );
+                m.insert("products".into(), texts(names));
                 m.insert("line".into(), Dynamic::from(i64::from(d.line)));
                 Dynamic::from(m)
             })
@@ -554,6 +538,16 @@ type Stale<'a> = (&'a Device, Vec<Sym>, i64);
 /// integers are `i64`; a larger count reads as `i64::MAX`).
 fn int(n: u64) -> Dynamic {
     Dynamic::from(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// A list of texts as a script array.
+fn texts<'a>(items: impl IntoIterator<Item = &'a str>) -> Dynamic {
+    Dynamic::from(
+        items
+            .into_iter()
+            .map(|n| Dynamic::from(ImmutableString::from(n)))
+            .collect::<Array>(),
+    )
 }
 
 fn opt_date(d: Option<Date>) -> Dynamic {
