@@ -1,6 +1,8 @@
 //! The licence position, case by case: every `tests/cases/position/*.yaml`
 //! file holds `cases:`, each a `note`, an inline `snapshot`, an optional
-//! `as_of` and the `want:` rows, worked out by hand.
+//! `as_of`, optional `metrics` (a playbook's own metric profiles, file name
+//! to text, used instead of the shipped ones) and the `want:` rows, worked
+//! out by hand.
 //!
 //! Each snapshot is written to a temporary directory and run through the built
 //! binary as `trueup position -f json -p POLICIES [--as-of D] snapshot.yaml`,
@@ -15,7 +17,7 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value as Json;
-use support::{case_files, cases, get, items, keys, scalar_json, trueup, Case};
+use support::{case_files, cases, get, items, keys, scalar_json, trueup, write_metrics, Case};
 use trueup::yaml::{parse_document, Node};
 
 const SNAPSHOT: &str = "snapshot.yaml";
@@ -80,7 +82,12 @@ fn run_case(case: &Case) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     std::fs::write(dir.path().join(SNAPSHOT), snapshot)
         .map_err(|e| format!("cannot write snapshot: {e}"))?;
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    // A case with `metrics:` of its own has a playbook of only those.
+    let policies = if write_metrics(case, dir.path())? {
+        dir.path().join("policies")
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+    };
     let policies = policies
         .to_str()
         .ok_or("the repository path is not UTF-8")?;
@@ -172,8 +179,12 @@ fn position_cases() {
             Ok(None) => panic!("{}: empty case file", shown.display()),
             Err(e) => panic!("{e}"),
         };
-        let cases = cases(&shown, &doc, &["note", "snapshot", "as_of", "want"])
-            .unwrap_or_else(|e| panic!("{e}"));
+        let cases = cases(
+            &shown,
+            &doc,
+            &["note", "snapshot", "metrics", "as_of", "want"],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         for case in cases {
             count += 1;
             if let Err(why) = run_case(&case) {

@@ -310,20 +310,51 @@ fn the_reference_position_samples_are_what_position_prints() {
         block_for(&reference, "lab.yaml"),
     )
     .expect("lab.yaml written");
-    for command in [
-        "trueup position lab.yaml",
-        "trueup position -f json lab.yaml",
-        "trueup position --explain cad lab.yaml",
-    ] {
+    prints_as_shown(
+        &reference,
+        dir.path(),
+        &[
+            "trueup position lab.yaml",
+            "trueup position -f json lab.yaml",
+            "trueup position --explain cad lab.yaml",
+        ],
+    );
+}
+
+/// Each command, run in `dir`, exits 0 and prints the reference's sample.
+fn prints_as_shown(reference: &str, dir: &Path, commands: &[&str]) {
+    for command in commands {
         let args: Vec<&str> = command.split_whitespace().skip(1).collect();
-        let run = support::trueup(dir.path(), &args).unwrap_or_else(|e| panic!("{e}"));
+        let run = support::trueup(dir, &args).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(run.code, Some(0), "{}", run.describe());
         assert_eq!(
-            output_block(&reference, command).trim_end(),
+            output_block(reference, command).trim_end(),
             run.stdout.trim_end(),
             "docs/reference.md's `{command}`"
         );
     }
+}
+
+/// The metric profiles' `--explain` samples, run on the `oracle-lab.yaml`
+/// the reference shows, beside the shipped playbook.
+#[test]
+fn the_reference_profile_samples_are_what_position_prints() {
+    let reference = read("docs/reference.md");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    copy_dir(&root().join("policies"), &dir.path().join("policies"));
+    std::fs::write(
+        dir.path().join("oracle-lab.yaml"),
+        block_for(&reference, "oracle-lab.yaml"),
+    )
+    .expect("oracle-lab.yaml written");
+    prints_as_shown(
+        &reference,
+        dir.path(),
+        &[
+            "trueup position --explain oradb oracle-lab.yaml",
+            "trueup position --explain sqlsrv oracle-lab.yaml",
+        ],
+    );
 }
 
 #[test]

@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use rayon::prelude::*;
 
 use super::model::*;
-use super::profile::{Counts, Profiles, MILLI};
+use super::profile::{self, Counts, Profiles, MILLI};
 use crate::date::Date;
 
 /// Who consumes a licence.
@@ -66,8 +66,12 @@ pub struct Cover {
     /// `None` when no entitlement of the product is valid.
     pub entitlement: Option<usize>,
     pub metric: Metric,
-    /// What it costs in that pool's metric.
+    /// What it costs in that pool's metric, in whole licences (rounded up).
     pub units: u64,
+    /// Under a metric profile, the same in thousandths of a licence.
+    pub milli: Option<u64>,
+    /// Under a metric profile, how the units were worked out.
+    pub working: Option<String>,
     /// Its size (cores, sockets) or its user is unknown; `units` is a lower
     /// bound.
     pub unknown: bool,
@@ -525,10 +529,12 @@ impl State {
             for d in &self.work.devices {
                 hosts.extend(counter.licensed(env.snap, &env.clusters, d.id));
             }
+            // Oracle adds the processors of every server up, then rounds.
             let processors: u64 = hosts
                 .iter()
-                .map(|&h| counter.units(env.snap, h).milli.div_ceil(MILLI))
-                .sum();
+                .map(|&h| counter.units(env.snap, h).milli)
+                .fold(0u64, u64::saturating_add)
+                .div_ceil(MILLI);
             let floor = min.saturating_mul(processors).saturating_mul(MILLI);
             let used: u64 = self
                 .pools
@@ -726,11 +732,8 @@ impl Work {
         basis: Basis,
     ) {
         // Profile pools count thousandths of a licence; people read licences.
-        let units = if metric.is_profile() {
-            units.div_ceil(MILLI)
-        } else {
-            units
-        };
+        let milli = metric.is_profile().then_some(units);
+        let units = milli.map_or(units, |m| m.div_ceil(MILLI));
         if let Some(log) = &mut self.log {
             log.push(Cover {
                 product: self.product,
@@ -738,10 +741,32 @@ impl Work {
                 entitlement,
                 metric,
                 units,
+                milli,
+                working: None,
                 unknown,
                 basis,
             });
         }
+    }
+
+    /// Adds a metric profile's arithmetic to the cover just recorded.
+    fn explained(&mut self, working: Option<String>) {
+        if let Some(c) = self.log.as_mut().and_then(|l| l.last_mut()) {
+            c.working = working;
+        }
+    }
+
+    /// Under a metric profile, how covering device `d` is worked out; only
+    /// when explaining, and before [`Work::license`] marks its hosts.
+    fn working(&self, env: &Env, d: usize, metric: Metric) -> Option<String> {
+        self.log.as_ref()?;
+        let profile = env.profiles.get(metric)?;
+        let done = self.licensed.get(&metric);
+        Some(
+            profile.explain(env.snap, &env.clusters, self.devices[d].id, |h| {
+                done.is_some_and(|s| s.contains(&h))
+            }),
+        )
     }
 
     /// Covers, at no cost, every device in an exempt environment.
@@ -902,6 +927,11 @@ impl Work {
             let id = self.devices[d].id;
             let consumer = Consumer::Device(id);
             let basis = if shared { Basis::Shared } else { basis };
+            let working = if shared {
+                None
+            } else {
+                self.working(env, d, metric)
+            };
             if units <= room {
                 self.cover_device(d);
                 self.license(env, d, metric);
@@ -918,6 +948,7 @@ impl Work {
                     unknown,
                     basis,
                 );
+                self.explained(working);
             } else if room > 0
                 && (matches!(metric, Metric::Core | Metric::Processor) || metric.is_profile())
             {
@@ -929,6 +960,13 @@ impl Work {
                     entitlement: pool.entitlement,
                 });
                 self.record(consumer, Some(pool.entitlement), metric, room, false, basis);
+                self.explained(working.map(|w| {
+                    format!(
+                        "{} of {} fit; {w}",
+                        profile::licences(room),
+                        profile::licences(units)
+                    )
+                }));
             }
         }
     }
@@ -967,10 +1005,15 @@ impl Work {
                 s.insert(key);
             }
             let basis = if units == 0 { Basis::Shared } else { basis };
+            let metric = if pool.metric.is_profile() {
+                pool.metric
+            } else {
+                Metric::User
+            };
             self.record(
                 key,
                 Some(pool.entitlement),
-                Metric::User,
+                metric,
                 units,
                 unattributed,
                 basis,
@@ -1024,6 +1067,7 @@ impl Work {
                 continue;
             }
             let (units, unknown) = self.cost(env, d, metric);
+            let working = self.working(env, d, metric);
             self.license(env, d, metric);
             sink.add(units, unknown, false);
             total = total.saturating_add(units);
@@ -1036,6 +1080,7 @@ impl Work {
                 unknown,
                 Basis::Shortfall,
             );
+            self.explained(working);
             self.cover_device(d);
         }
         total

@@ -72,6 +72,11 @@ fn by_cpu(table: &[(String, f64)], cpu: Option<&str>) -> Option<f64> {
         .map(|(_, v)| *v)
 }
 
+/// Thousandths of a licence in licences, as people write them: `8`, `1.5`.
+pub fn licences(milli: u64) -> String {
+    number(milli as f64 / MILLI as f64)
+}
+
 fn number(n: f64) -> String {
     if n.fract() == 0.0 {
         format!("{n:.0}")
@@ -97,6 +102,54 @@ impl Profile {
             }
         }
         vec![device]
+    }
+
+    /// How covering `device` is worked out, for `position --explain`: its
+    /// own arithmetic, or the host (or every host of the cluster) it pulls
+    /// in, each with its arithmetic or as already licensed (`done`).
+    pub fn explain(
+        &self,
+        snap: &Snapshot,
+        clusters: &SymMap<Vec<Sym>>,
+        device: Sym,
+        done: impl Fn(Sym) -> bool,
+    ) -> String {
+        let each = |h: Sym| {
+            if done(h) {
+                "already licensed for this product".to_string()
+            } else {
+                self.units(snap, h).working
+            }
+        };
+        let hosts = self.licensed(snap, clusters, device);
+        if hosts == [device] {
+            return each(device);
+        }
+        let host = snap.device(device).and_then(|d| d.virtual_host);
+        let cluster = host.and_then(|h| snap.device(h)).and_then(|h| h.cluster);
+        let on = host.map_or(String::new(), |h| format!("a VM on `{}`", snap.str(h)));
+        if hosts.iter().all(|&h| done(h)) {
+            return match cluster {
+                Some(c) => format!(
+                    "{on}, whose cluster `{}` is already licensed for this product",
+                    snap.str(c)
+                ),
+                None => format!("{on}, already licensed for this product"),
+            };
+        }
+        let mut out = match cluster {
+            Some(c) => format!(
+                "{on} of cluster `{}` counts every host of the cluster: ",
+                snap.str(c)
+            ),
+            None => format!("{on} counts its host: "),
+        };
+        let parts: Vec<String> = hosts
+            .iter()
+            .map(|&h| format!("`{}` {}", snap.str(h), each(h)))
+            .collect();
+        out.push_str(&parts.join("; "));
+        out
     }
 
     /// What one licensed device needs (see docs/reference.md, "Metric
@@ -127,7 +180,7 @@ impl Profile {
                 let per_core = by_cpu(&self.per_core, cpu).unwrap_or(1.0);
                 let mut per_proc = c as f64 / p as f64 * factor * per_core;
                 let mut w = format!("{c} cores");
-                if p > 1 {
+                if p > 1 && self.min_per_processor.is_some() && !vm {
                     w.push_str(&format!(" on {p} processors"));
                 }
                 if factor != 1.0 {
@@ -141,7 +194,8 @@ impl Profile {
                     w.push_str(&format!(" × {} per core", number(per_core)));
                 }
                 w.push_str(&format!(" = {}", number(per_proc * p as f64)));
-                if let Some(min) = self.min_per_processor {
+                // A VM counted on its own has its own minimum instead.
+                if let Some(min) = self.min_per_processor.filter(|_| !vm) {
                     if per_proc < min as f64 {
                         per_proc = min as f64;
                         w.push_str(&format!(

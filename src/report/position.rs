@@ -8,6 +8,7 @@ use super::escape::line;
 use crate::diag::Diagnostic;
 use crate::engine::Evaluation;
 use crate::inventory::allocate::{Basis, Consumer, Cover};
+use crate::inventory::profile::MILLI;
 use crate::inventory::{Metric, Position, Snapshot};
 
 /// One position row as JSON, in the field order of `position -f json`.
@@ -174,7 +175,9 @@ impl Explained<'_> {
                     snap.str(environment)
                 )
             }
-            Basis::Allocated if c.unknown && c.metric == Metric::User => {
+            Basis::Allocated
+                if c.unknown && matches!(c.consumer, Consumer::Unattributed { .. }) =>
+            {
                 "allocated; no user recorded, counted as a user of its own".to_string()
             }
             Basis::Allocated if c.unknown => {
@@ -198,6 +201,23 @@ impl Explained<'_> {
         }
     }
 
+    /// Why, in words, with a metric profile's arithmetic after it.
+    fn why_worked(&self) -> String {
+        match &self.cover.working {
+            Some(w) => format!("{}; {w}", self.why()),
+            None => self.why(),
+        }
+    }
+
+    /// The units, exact: under a profile that does not round per device,
+    /// a fraction of a licence.
+    fn units(&self) -> Value {
+        match self.cover.milli {
+            Some(m) if m % MILLI != 0 => json!(m as f64 / MILLI as f64),
+            _ => json!(self.cover.units),
+        }
+    }
+
     fn basis(&self) -> &'static str {
         match self.cover.basis {
             Basis::Exempt { .. } => "exempt",
@@ -213,6 +233,7 @@ impl Explained<'_> {
 fn unit_name(metric: Metric) -> &'static str {
     match metric {
         Metric::Processor => "sockets",
+        m if m.is_profile() => "cores or sockets",
         _ => "cores",
     }
 }
@@ -244,11 +265,7 @@ pub fn explain_table(e: &Evaluation, product: &str, covers: &[Explained]) -> Str
     .to_vec()];
     for c in covers {
         let (kind, id) = c.consumer();
-        let units = if c.cover.unknown {
-            format!("{}+", c.cover.units)
-        } else {
-            c.cover.units.to_string()
-        };
+        let units = format!("{}{}", c.units(), if c.cover.unknown { "+" } else { "" });
         rows.push(vec![
             line(e.snapshot.str(c.cover.product)).into_owned(),
             line(&id).into_owned(),
@@ -257,7 +274,7 @@ pub fn explain_table(e: &Evaluation, product: &str, covers: &[Explained]) -> Str
                 .map_or("-".to_string(), |(id, _)| line(id).into_owned()),
             c.cover.metric.as_str().to_string(),
             units,
-            line(&c.why()).into_owned(),
+            line(&c.why_worked()).into_owned(),
         ]);
     }
     out.push_str(&aligned(&rows, 5..6));
@@ -289,10 +306,11 @@ pub fn explain_json(e: &Evaluation, product: &str, covers: &[Explained]) -> Stri
                 "pool": pool,
                 "pool_product": pool_product,
                 "metric": c.cover.metric.as_str(),
-                "units": c.cover.units,
+                "units": c.units(),
                 "lower_bound": c.cover.unknown,
                 "basis": c.basis(),
                 "why": c.why(),
+                "working": c.cover.working,
             })
         })
         .collect();

@@ -197,3 +197,26 @@ pub fn cases<'n, 'a>(
     }
     Ok(out)
 }
+
+/// Where a case's own metric profiles go, under its temporary directory.
+pub const METRICS: &str = "policies/metrics";
+
+/// Writes a case's `metrics:` files (file name to profile text) into
+/// `dir/policies/metrics`; whether it had any.
+pub fn write_metrics(case: &Case, dir: &Path) -> Result<bool, String> {
+    let Some(node) = get(case.node, "metrics") else {
+        return Ok(false);
+    };
+    let Value::Map(files) = &node.value else {
+        return Err("`metrics:` maps file names to profile text".into());
+    };
+    let folder = dir.join(METRICS);
+    std::fs::create_dir_all(&folder).map_err(|e| format!("cannot make {METRICS}: {e}"))?;
+    for (name, text) in files {
+        let (Some(name), Some(text)) = (name.as_str(), text.as_str()) else {
+            return Err("`metrics:` maps file names to profile text".into());
+        };
+        std::fs::write(folder.join(name), text).map_err(|e| format!("cannot write {name}: {e}"))?;
+    }
+    Ok(true)
+}
