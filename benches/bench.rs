@@ -4,7 +4,8 @@
 //! file into a `serde_yaml::Value` in the same kind of process.
 //!
 //! Snapshots are generated into `target/bench/` with the seeded generator
-//! (`trueup generate --installations N --seed 1`), again whenever the
+//! (`trueup generate --installations N --seed 1`, and the same with
+//! `--publisher-metrics` for the metric-profile mix), again whenever the
 //! generator's source changes. Each
 //! measurement runs in a process of its own, so one phase's memory never
 //! counts against another: the yardstick in one, trueup's phases in-library
@@ -232,12 +233,15 @@ struct Measured {
     evaluate: f64,
     check: f64,
     check_peak: Option<u64>,
+    /// `check` of the snapshot with a third of products on metric profiles.
+    publisher_metrics: f64,
     three_rules: f64,
     simulate: Option<f64>,
 }
 
 fn bench(root: &Path, n: usize) -> Result<Measured, String> {
-    let path = snapshot_path(root, n).map_err(|e| e.to_string())?;
+    let path = snapshot_path(root, n, false).map_err(|e| e.to_string())?;
+    let mixed = snapshot_path(root, n, true).map_err(|e| e.to_string())?;
     let size = std::fs::metadata(&path).map_err(|e| e.to_string())?.len();
     let three = three_rule_playbook(root).map_err(|e| e.to_string())?;
 
@@ -249,6 +253,12 @@ fn bench(root: &Path, n: usize) -> Result<Measured, String> {
         phase: "`trueup check` (whole process)".into(),
         secs: check,
         peak: check_peak,
+    });
+    let (publisher_metrics, mixed_peak) = command(root, &["check".as_ref(), mixed.as_os_str()])?;
+    rows.push(Row {
+        phase: "`trueup check`, a third of products on metric profiles".into(),
+        secs: publisher_metrics,
+        peak: mixed_peak,
     });
     let (three_rules, three_peak) = command(
         root,
@@ -322,6 +332,7 @@ fn bench(root: &Path, n: usize) -> Result<Measured, String> {
         evaluate: secs_of("evaluate"),
         check,
         check_peak,
+        publisher_metrics,
         three_rules,
         simulate,
     })
@@ -363,6 +374,15 @@ fn targets(results: &[Measured]) {
                 OPA_1M_SECS / m.check
             ),
             check >= 3.0 && OPA_1M_SECS / m.check >= 4.0,
+        ));
+        let mixed = m.publisher_metrics / m.check;
+        lines.push((
+            format!(
+                "metric profiles at 1M: `trueup check` {:.2} s with a third of products on profiles, {:.2} s without",
+                m.publisher_metrics, m.check
+            ),
+            format!("{mixed:.2}× (≤ 1.10×)"),
+            mixed <= 1.10,
         ));
         // `evaluate` computes the position before any rule runs; the rest
         // is what the playbook costs.
@@ -459,12 +479,15 @@ fn targets(results: &[Measured]) {
 /// made again: the workload is what the generator makes now.
 const GENERATOR: &str = include_str!("../src/generate.rs");
 
-fn snapshot_path(root: &Path, n: usize) -> std::io::Result<PathBuf> {
+/// The generated snapshot of `n` installations; with `publisher_metrics`,
+/// a third of its products on the shipped metric profiles.
+fn snapshot_path(root: &Path, n: usize, publisher_metrics: bool) -> std::io::Result<PathBuf> {
     use sha2::{Digest, Sha256};
 
     let dir = root.join("target").join("bench");
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("snapshot-{}-s{SEED}.yaml", label(n)));
+    let tag = if publisher_metrics { "-pm" } else { "" };
+    let path = dir.join(format!("snapshot-{}-s{SEED}{tag}.yaml", label(n)));
     // Beside the snapshot: the digest of the generator that made it.
     let stamp = path.with_extension("yaml.generator");
     let digest: String = Sha256::digest(GENERATOR.as_bytes())
@@ -481,6 +504,7 @@ fn snapshot_path(root: &Path, n: usize) -> std::io::Result<PathBuf> {
             Params {
                 installations: n,
                 seed: SEED,
+                publisher_metrics,
             },
         )?;
         drop(w);

@@ -35,6 +35,10 @@ use crate::date::Date;
 pub struct Params {
     pub installations: usize,
     pub seed: u64,
+    /// A third of the products on the shipped publisher metric profiles,
+    /// servers with a processor family, some of them VMs on hosts in
+    /// clusters.
+    pub publisher_metrics: bool,
 }
 
 /// What was generated, for a summary line.
@@ -152,7 +156,22 @@ enum Metric {
     Concurrent,
     Subscription,
     Site,
+    // The shipped metric profiles (`policies/metrics/`).
+    OracleProcessor,
+    OracleNup,
+    MssqlCore,
+    WindowsServerCore,
+    IbmPvu,
 }
+
+/// The profile metrics, in the order products take them.
+const PROFILE_METRICS: [Metric; 5] = [
+    Metric::OracleProcessor,
+    Metric::MssqlCore,
+    Metric::WindowsServerCore,
+    Metric::IbmPvu,
+    Metric::OracleNup,
+];
 
 impl Metric {
     fn as_str(self) -> &'static str {
@@ -163,6 +182,33 @@ impl Metric {
             Metric::Concurrent => "concurrent",
             Metric::Subscription => "subscription",
             Metric::Site => "site",
+            Metric::OracleProcessor => "oracle-processor",
+            Metric::OracleNup => "oracle-nup",
+            Metric::MssqlCore => "mssql-core",
+            Metric::WindowsServerCore => "windows-server-core",
+            Metric::IbmPvu => "ibm-pvu",
+        }
+    }
+
+    /// Whether a VM counts its host (or the host's cluster), as the
+    /// shipped profile says (`virtual: host`).
+    fn counts_host(self) -> bool {
+        !matches!(self, Metric::MssqlCore)
+    }
+
+    /// At least what a licensed device needs under the shipped profile:
+    /// core factors are at most 1 and IBM's PVUs at most 120 per core, so
+    /// pools bought from this never fall short whatever the `cpu`.
+    fn bound(self, dev: &Device) -> u64 {
+        let cores = u64::from(dev.cores.unwrap_or(0));
+        let sockets = u64::from(dev.sockets);
+        match self {
+            Metric::OracleProcessor | Metric::OracleNup => cores,
+            Metric::MssqlCore if dev.host.is_some() => cores.max(4),
+            Metric::MssqlCore => cores.max(4 * sockets),
+            Metric::WindowsServerCore => cores.max(8 * sockets).max(16),
+            Metric::IbmPvu => 120 * cores,
+            _ => 0,
         }
     }
 }
@@ -257,6 +303,11 @@ struct Device {
     sockets: u32,
     /// Days before `taken_at` it was last seen; `None`: not recorded.
     last_seen: Option<u16>,
+    /// With publisher metrics: the processor family, the host of a VM (an
+    /// index into the devices), and a host's cluster.
+    cpu: Option<&'static str>,
+    host: Option<u32>,
+    cluster: Option<u32>,
 }
 
 /// One installation, compact. `device == u32::MAX - k` marks unlisted device
@@ -285,6 +336,8 @@ struct Need {
     cores: u64,
     peak: u64,
     active: u64,
+    /// Under a profile metric, at least what the position counts.
+    profile: u64,
 }
 
 impl Need {
@@ -296,6 +349,7 @@ impl Need {
             Metric::Concurrent => self.peak,
             Metric::Subscription => self.active,
             Metric::Site => 1,
+            _ => self.profile,
         }
     }
 }
@@ -326,6 +380,103 @@ fn fixed_role(p: usize, product_count: usize) -> Option<(Class, Shape, Metric)> 
         _ if p % PAIR_EVERY == PAIR_AT + 1 => (Class::Normal, Covered, device),
         _ => return None,
     })
+}
+
+/// Puts a third of the products on the shipped metric profiles (products of
+/// ordinary shape, bought with room to spare or far too much), gives every
+/// device a processor family, and makes some servers VMs on hosts, many of
+/// the hosts in clusters of four.
+fn publisher_mix(mix: &mut Rng, products: &mut [Product], devices: &mut [Device]) {
+    let mut eligible: Vec<usize> = (0..products.len())
+        .filter(|&p| {
+            let prod = &products[p];
+            !prod.fixed
+                && prod.shape == Shape::Single
+                && prod.metric != Metric::Site
+                && matches!(prod.class, Class::Normal | Class::Shelf)
+        })
+        .collect();
+    for i in (1..eligible.len()).rev() {
+        eligible.swap(i, mix.below(i + 1));
+    }
+    for (k, &p) in eligible.iter().take(products.len() / 3).enumerate() {
+        products[p].metric = PROFILE_METRICS[k % PROFILE_METRICS.len()];
+    }
+    let mut hosts: Vec<u32> = Vec::new();
+    let mut in_cluster = 0u32;
+    for (d, dev) in devices.iter_mut().enumerate() {
+        if !dev.server {
+            dev.cpu = Some("x86");
+            continue;
+        }
+        if !hosts.is_empty() && mix.chance(0.3) {
+            dev.host = Some(*mix.pick(&hosts));
+            dev.sockets = 1;
+            dev.cores = dev.cores.map(|_| *mix.pick(&[2, 4, 8]));
+            continue;
+        }
+        let four = dev.sockets > 2;
+        dev.cpu = Some(match mix.unit() {
+            x if x < 0.7 => {
+                if four {
+                    "x86-4s"
+                } else {
+                    "x86"
+                }
+            }
+            x if x < 0.9 => {
+                if four {
+                    "power-4s"
+                } else {
+                    "power"
+                }
+            }
+            _ => "sparc",
+        });
+        if mix.chance(0.5) {
+            dev.cluster = Some(in_cluster / 4);
+            in_cluster += 1;
+        }
+        hosts.push(d as u32);
+    }
+}
+
+/// At least what `metric` counts for a product installed on `list` (device
+/// indices, sorted) with `users` users: every device that licenses one of
+/// them (a VM's host, or its host's whole cluster) counted once.
+fn profile_bound(
+    metric: Metric,
+    list: &[u32],
+    devices: &[Device],
+    clusters: &[Vec<u32>],
+    users: u64,
+) -> u64 {
+    if !PROFILE_METRICS.contains(&metric) {
+        return 0;
+    }
+    let mut licensed: Vec<u32> = Vec::new();
+    for &d in list {
+        let Some(dev) = devices.get(d as usize) else {
+            continue;
+        };
+        match dev.host {
+            Some(h) if metric.counts_host() => match devices[h as usize].cluster {
+                Some(c) => licensed.extend(&clusters[c as usize]),
+                None => licensed.push(h),
+            },
+            _ => licensed.push(d),
+        }
+    }
+    licensed.sort_unstable();
+    licensed.dedup();
+    let units: u64 = licensed
+        .iter()
+        .map(|&d| metric.bound(&devices[d as usize]))
+        .sum();
+    match metric {
+        Metric::OracleNup => users.max(25 * units),
+        _ => units,
+    }
 }
 
 /// Writes a snapshot with `params.installations` installations to `out`.
@@ -542,7 +693,16 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
             cores,
             sockets,
             last_seen,
+            cpu: None,
+            host: None,
+            cluster: None,
         });
+    }
+    // Publisher metrics draw from a stream of their own, so that without
+    // them the snapshot is byte for byte what it always was.
+    if params.publisher_metrics {
+        let mut mix = Rng::new(params.seed ^ 0x9e37_79b9_7f4a_7c15);
+        publisher_mix(&mut mix, &mut products, &mut devices);
     }
 
     // Popularity: Zipf-like weights, shuffled so popularity and class are independent.
@@ -650,6 +810,16 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
         }
     };
     let has_primary = |d: u32| primary.get(d as usize).is_some_and(|&u| u != u32::MAX);
+    // The hosts of each cluster, by cluster number.
+    let mut clusters: Vec<Vec<u32>> = Vec::new();
+    for (d, dev) in devices.iter().enumerate() {
+        if let Some(c) = dev.cluster {
+            if clusters.len() <= c as usize {
+                clusters.resize(c as usize + 1, Vec::new());
+            }
+            clusters[c as usize].push(d as u32);
+        }
+    }
     let mut devs_of: Vec<Vec<u32>> = vec![Vec::new(); product_count];
     let mut need = vec![Need::default(); product_count];
     for inst in &insts {
@@ -677,6 +847,13 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
                     .map_or(0, |d| u64::from(d.cores.unwrap_or(0)))
             })
             .sum();
+        need.profile = profile_bound(
+            products[p].metric,
+            list,
+            &devices,
+            &clusters,
+            need.users + need.unattributed,
+        );
         need.peak = (need.users as f64 * rng.range(0.3, 0.6)).ceil() as u64;
         need.active = (need.users as f64 * rng.range(0.7, 0.95)).ceil() as u64;
     }
@@ -775,15 +952,20 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
 
     // Write.
     let w = out;
+    let (flag, tag) = if params.publisher_metrics {
+        (" --publisher-metrics", "-pm")
+    } else {
+        ("", "")
+    };
     writeln!(
         w,
-        "# Generated by `trueup generate --installations {} --seed {}`: synthetic, deterministic.",
+        "# Generated by `trueup generate --installations {} --seed {}{flag}`: synthetic, deterministic.",
         params.installations, params.seed
     )?;
     writeln!(w, "trueup: 1")?;
     writeln!(
         w,
-        "snapshot: {{ id: generated-{}-s{}, taken_at: {taken_at}, sources: [sccm, intune, jamf] }}",
+        "snapshot: {{ id: generated-{}-s{}{tag}, taken_at: {taken_at}, sources: [sccm, intune, jamf] }}",
         params.installations, params.seed
     )?;
     writeln!(w, "\nproducts:")?;
@@ -879,7 +1061,21 @@ pub fn write_snapshot<W: Write>(out: &mut W, params: Params) -> io::Result<Stats
             Some(cores) => write!(w, "cores: {cores}")?,
             None => write!(w, "cores: null")?,
         }
-        write!(w, ", sockets: {}, virtual_host: null, ", dev.sockets)?;
+        match dev.host {
+            Some(h) => write!(
+                w,
+                ", sockets: {}, virtual_host: srv-{:07}, ",
+                dev.sockets,
+                h + 1
+            )?,
+            None => write!(w, ", sockets: {}, virtual_host: null, ", dev.sockets)?,
+        }
+        if let Some(cpu) = dev.cpu {
+            write!(w, "cpu: {cpu}, ")?;
+        }
+        if let Some(c) = dev.cluster {
+            write!(w, "cluster: cl-{:04}, ", c + 1)?;
+        }
         match primary[d] {
             u32::MAX => write!(w, "primary_user: null")?,
             u => write!(w, "primary_user: u-{:07}", u + 1)?,
@@ -974,6 +1170,7 @@ mod tests {
                 Params {
                     installations: 500,
                     seed,
+                    publisher_metrics: false,
                 },
             )
             .unwrap();

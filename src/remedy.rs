@@ -736,9 +736,11 @@ impl Resolver<'_> {
 
     fn metric(&self) -> Result<Metric, Why> {
         let m = self.text("metric")?;
-        Metric::parse(&m).ok_or_else(|| {
+        // A profile metric is checked against the playbook's profiles when
+        // the changed snapshot is evaluated.
+        Metric::known(&m).ok_or_else(|| {
             format!(
-                "`{m}` is not a metric (one of {})",
+                "`{m}` is not a metric (one of {}, or a metric profile)",
                 Metric::NAMES.join(", ")
             )
             .into()

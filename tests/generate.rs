@@ -270,3 +270,74 @@ fn generate_exercises_every_part_of_the_position() {
         assert!(snap.users.iter().any(|u| !u.active), "{at}: inactive user");
     }
 }
+
+/// `--publisher-metrics`: a third of the products on the shipped metric
+/// profiles, each with enough bought whatever the processor family (no
+/// profile product is short), servers with a processor family, VMs on
+/// hosts and hosts in clusters; the snapshot checks against the shipped
+/// playbook with every profile row in its JSON.
+#[test]
+fn publisher_metrics_put_a_third_of_products_on_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pm.yaml");
+    let out = trueup(&[
+        "generate",
+        "--installations",
+        "20000",
+        "--publisher-metrics",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let snap = trueup::inventory::load(&path).unwrap_or_else(|d| panic!("{d}"));
+    let profiles = [
+        "oracle-processor",
+        "oracle-nup",
+        "mssql-core",
+        "windows-server-core",
+        "ibm-pvu",
+    ];
+    let on_profiles: std::collections::HashSet<_> = snap
+        .entitlements
+        .iter()
+        .filter(|e| profiles.contains(&e.metric.as_str()))
+        .map(|e| e.product)
+        .collect();
+    assert_eq!(on_profiles.len(), snap.products.len() / 3);
+    let d = &snap.devices;
+    assert!(d
+        .iter()
+        .all(|d| d.cpu.is_some() || d.virtual_host.is_some()));
+    assert!(d.iter().filter(|d| d.virtual_host.is_some()).count() > 50);
+    assert!(d.iter().filter(|d| d.cluster.is_some()).count() > 50);
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = trueup(&[
+        "position",
+        "-p",
+        root.join("policies").to_str().unwrap(),
+        "-f",
+        "json",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<&serde_json::Value> = json["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| profiles.contains(&r["metric"].as_str().unwrap()))
+        .collect();
+    for metric in profiles {
+        assert!(
+            rows.iter().any(|r| r["metric"] == metric),
+            "no `{metric}` row"
+        );
+    }
+    for r in rows.iter().filter(|r| r["entitled"].as_u64() > Some(0)) {
+        assert_eq!(
+            r["shortfall"], 0,
+            "a profile product bought with room is short: {r}"
+        );
+    }
+}

@@ -20,6 +20,7 @@ fn generated() -> String {
         Params {
             installations: 3_000,
             seed: 7,
+            publisher_metrics: true,
         },
     )
     .expect("generates");

@@ -49,13 +49,16 @@ fn acme() -> Snapshot {
 const GENERATED_INSTALLATIONS: usize = 5_000;
 const GENERATED_SEED: u64 = 7;
 
-fn generated() -> Snapshot {
+/// The generated snapshot; with `publisher_metrics`, a third of its
+/// products on the shipped metric profiles.
+fn generated(publisher_metrics: bool) -> Snapshot {
     let mut text = Vec::new();
     trueup::generate::write_snapshot(
         &mut text,
         trueup::generate::Params {
             installations: GENERATED_INSTALLATIONS,
             seed: GENERATED_SEED,
+            publisher_metrics,
         },
     )
     .expect("generated");
@@ -193,7 +196,12 @@ fn each_option_alone_clears_its_finding() {
     let generated_name = format!(
         "generated snapshot ({GENERATED_INSTALLATIONS} installations, seed {GENERATED_SEED})"
     );
-    tried.extend(try_all(&generated_name, &playbook, generated()));
+    tried.extend(try_all(&generated_name, &playbook, generated(false)));
+    tried.extend(try_all(
+        &format!("{generated_name} on publisher metrics"),
+        &playbook,
+        generated(true),
+    ));
 
     let mut unknown = Vec::new();
     // (rule, action) → what failed.

@@ -15,6 +15,11 @@ pub struct GenerateArgs {
     /// Seed of the generator: the same seed and size give the same bytes
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
+    /// Put a third of the products on the shipped publisher metric profiles
+    /// (oracle-processor, oracle-nup, mssql-core, windows-server-core,
+    /// ibm-pvu), with processor families, VMs and clusters
+    #[arg(long)]
+    pub publisher_metrics: bool,
     /// Write the snapshot to FILE (atomically) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -24,6 +29,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
     let params = Params {
         installations: args.installations,
         seed: args.seed,
+        publisher_metrics: args.publisher_metrics,
     };
     let stats = match &args.output {
         // Streamed into a temporary beside the file, then renamed, like

@@ -170,6 +170,19 @@ impl Metric {
             .map(|i| Self::ALL[i])
     }
 
+    /// A built-in metric, or a metric profile some playbook or snapshot
+    /// read in this process has named; never registers a new name.
+    pub fn known(s: &str) -> Option<Metric> {
+        Metric::parse(s).or_else(|| {
+            profile_names()
+                .read()
+                .expect("the profile names are never poisoned")
+                .iter()
+                .position(|n| *n == s)
+                .map(|i| Metric::Profile(i as u32))
+        })
+    }
+
     /// The built-in metric of that name, else the metric profile of that
     /// name (whether the playbook defines it is checked where the playbook
     /// is known).
