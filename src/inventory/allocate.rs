@@ -527,7 +527,7 @@ impl State {
             };
             let mut hosts: HashSet<Sym> = HashSet::new();
             for d in &self.work.devices {
-                hosts.extend(counter.licensed(env.snap, &env.clusters, d.id));
+                hosts.extend(counter.licensed(env.snap, &env.clusters, d.id).as_slice());
             }
             // Oracle adds the processors of every server up, then rounds.
             let processors: u64 = hosts
@@ -837,7 +837,7 @@ impl Work {
                 let done = self.licensed.get(&m);
                 let mut total = 0u64;
                 let mut unknown = false;
-                for h in profile.licensed(env.snap, &env.clusters, dev.id) {
+                for &h in profile.licensed(env.snap, &env.clusters, dev.id).as_slice() {
                     if done.is_some_and(|s| s.contains(&h)) {
                         continue;
                     }
@@ -855,7 +855,10 @@ impl Work {
     fn license(&mut self, env: &Env, d: usize, metric: Metric) {
         if let Some(profile) = env.profiles.get(metric) {
             let hosts = profile.licensed(env.snap, &env.clusters, self.devices[d].id);
-            self.licensed.entry(metric).or_default().extend(hosts);
+            self.licensed
+                .entry(metric)
+                .or_default()
+                .extend(hosts.as_slice());
         }
     }
 

@@ -90,18 +90,23 @@ impl Profile {
     /// The devices whose licences cover `device` for a product: the device
     /// itself, or under `virtual: host` a VM's host, or every listed host of
     /// the host's cluster.
-    pub fn licensed(&self, snap: &Snapshot, clusters: &SymMap<Vec<Sym>>, device: Sym) -> Vec<Sym> {
+    pub fn licensed<'c>(
+        &self,
+        snap: &Snapshot,
+        clusters: &'c SymMap<Vec<Sym>>,
+        device: Sym,
+    ) -> Licensed<'c> {
         if self.virtual_ == Virtual::Host {
             if let Some(host) = snap.device(device).and_then(|d| d.virtual_host) {
                 if let Some(c) = snap.device(host).and_then(|h| h.cluster) {
                     if let Some(hosts) = clusters.get(&c) {
-                        return hosts.clone();
+                        return Licensed::Many(hosts);
                     }
                 }
-                return vec![host];
+                return Licensed::One([host]);
             }
         }
-        vec![device]
+        Licensed::One([device])
     }
 
     /// How covering `device` is worked out, for `position --explain`: its
@@ -118,10 +123,11 @@ impl Profile {
             if done(h) {
                 "already licensed for this product".to_string()
             } else {
-                self.units(snap, h).working
+                self.worked(snap, h).working
             }
         };
-        let hosts = self.licensed(snap, clusters, device);
+        let licensed = self.licensed(snap, clusters, device);
+        let hosts = licensed.as_slice();
         if hosts == [device] {
             return each(device);
         }
@@ -153,8 +159,17 @@ impl Profile {
     }
 
     /// What one licensed device needs (see docs/reference.md, "Metric
-    /// profiles").
+    /// profiles"); `working` is left empty.
     pub fn units(&self, snap: &Snapshot, device: Sym) -> Units {
+        self.reckon(snap, device, false)
+    }
+
+    /// The same, with the arithmetic in words.
+    pub fn worked(&self, snap: &Snapshot, device: Sym) -> Units {
+        self.reckon(snap, device, true)
+    }
+
+    fn reckon(&self, snap: &Snapshot, device: Sym, explain: bool) -> Units {
         let d = snap.device(device);
         let cpu = d.and_then(|d| d.cpu).map(|c| snap.str(c));
         let vm = d.is_some_and(|d| d.virtual_host.is_some()) && self.virtual_ == Virtual::Vm;
@@ -162,14 +177,14 @@ impl Profile {
         let p = sockets.unwrap_or(1).max(1);
         // A VM counted on its own is one processor when nobody says otherwise.
         let mut unknown = sockets.is_none() && self.counts != Counts::Devices && !vm;
-        let mut working = Vec::new();
+        let mut working = Working(explain.then(Vec::new));
         let total: f64 = match self.counts {
             Counts::Devices | Counts::Users => {
-                working.push("1 device".to_string());
+                working.say(|| "1 device".to_string());
                 1.0
             }
             Counts::Sockets => {
-                working.push(format!("{p} processor{}", if p == 1 { "" } else { "s" }));
+                working.say(|| format!("{p} processor{}", if p == 1 { "" } else { "s" }));
                 p as f64
             }
             Counts::Cores => {
@@ -178,33 +193,35 @@ impl Profile {
                 let c = cores.unwrap_or(0);
                 let factor = by_cpu(&self.core_factor, cpu).unwrap_or(1.0);
                 let per_core = by_cpu(&self.per_core, cpu).unwrap_or(1.0);
-                let mut per_proc = c as f64 / p as f64 * factor * per_core;
-                let mut w = format!("{c} cores");
-                if p > 1 && self.min_per_processor.is_some() && !vm {
-                    w.push_str(&format!(" on {p} processors"));
-                }
-                if factor != 1.0 {
-                    w.push_str(&format!(
-                        " × {} ({})",
-                        number(factor),
-                        cpu.unwrap_or("default")
-                    ));
-                }
-                if per_core != 1.0 {
-                    w.push_str(&format!(" × {} per core", number(per_core)));
-                }
-                w.push_str(&format!(" = {}", number(per_proc * p as f64)));
+                let product = c as f64 / p as f64 * factor * per_core;
                 // A VM counted on its own has its own minimum instead.
-                if let Some(min) = self.min_per_processor.filter(|_| !vm) {
-                    if per_proc < min as f64 {
-                        per_proc = min as f64;
+                let min = self.min_per_processor.filter(|_| !vm);
+                let per_proc = match min {
+                    Some(m) if product < m as f64 => m as f64,
+                    _ => product,
+                };
+                working.say(|| {
+                    let mut w = format!("{c} cores");
+                    if p > 1 && min.is_some() {
+                        w.push_str(&format!(" on {p} processors"));
+                    }
+                    if factor != 1.0 {
+                        let family = cpu.unwrap_or("default");
+                        w.push_str(&format!(" × {} ({family})", number(factor)));
+                    }
+                    if per_core != 1.0 {
+                        w.push_str(&format!(" × {} per core", number(per_core)));
+                    }
+                    w.push_str(&format!(" = {}", number(product * p as f64)));
+                    if per_proc != product {
+                        let raised = number(per_proc * p as f64);
                         w.push_str(&format!(
-                            ", at least {min} per processor: {}",
-                            number(per_proc * p as f64)
+                            ", at least {} per processor: {raised}",
+                            number(per_proc)
                         ));
                     }
-                }
-                working.push(w);
+                    w
+                });
                 per_proc * p as f64
             }
         };
@@ -218,7 +235,7 @@ impl Profile {
             if total < min as f64 {
                 total = min as f64;
                 let per = if vm { "VM" } else { "device" };
-                working.push(format!("at least {min} per {per}"));
+                working.say(|| format!("at least {min} per {per}"));
             }
         }
         let milli = if self.round_up {
@@ -226,7 +243,7 @@ impl Profile {
             // such as 0.5 are exact, products of them may not be.
             let whole = (total - 1e-9).ceil().max(0.0);
             if whole != total {
-                working.push(format!("rounded up to {}", number(whole)));
+                working.say(|| format!("rounded up to {}", number(whole)));
             }
             whole as u64 * MILLI
         } else {
@@ -235,7 +252,34 @@ impl Profile {
         Units {
             milli,
             unknown,
-            working: working.join(", "),
+            working: working.0.map(|w| w.join(", ")).unwrap_or_default(),
+        }
+    }
+}
+
+/// The devices licensed to cover one device: itself or its host, or the
+/// hosts of a cluster.
+pub enum Licensed<'c> {
+    One([Sym; 1]),
+    Many(&'c [Sym]),
+}
+
+impl Licensed<'_> {
+    pub fn as_slice(&self) -> &[Sym] {
+        match self {
+            Licensed::One(one) => one,
+            Licensed::Many(hosts) => hosts,
+        }
+    }
+}
+
+/// The arithmetic of [`Profile::worked`], written only when asked for.
+struct Working(Option<Vec<String>>);
+
+impl Working {
+    fn say(&mut self, line: impl FnOnce() -> String) {
+        if let Some(lines) = &mut self.0 {
+            lines.push(line());
         }
     }
 }
