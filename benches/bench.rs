@@ -137,6 +137,7 @@ fn phases(root: &Path, path: &Path) {
         errors: Vec::new(),
         fail_on: FailOn::parse("high").expect("a severity"),
         rules: report::RuleInfo::of(&playbook),
+        ledger: None,
     };
     let start = Instant::now();
     let text = report::render_check(&check, Format::Text, false);
