@@ -50,7 +50,7 @@ pub const MIGRATIONS: &[&str] = &[
         message      TEXT NOT NULL,
         UNIQUE (estate, finding_id)
     );
-    CREATE INDEX cases_by_state ON cases (estate, state);
+    CREATE INDEX cases_by_state ON cases (estate, state, resolution);
     CREATE INDEX cases_by_finding ON cases (finding_id);
     CREATE TABLE evidence (
         sha256 TEXT PRIMARY KEY,
