@@ -135,12 +135,17 @@ fn evaluate_and_record(
         match eval {
             Ok(mut e) => {
                 if errors.is_empty() {
+                    let sha256 = e.snapshot.sha256.clone();
                     runs.push(record::record(
                         path,
                         &tx,
                         &mut chain,
                         &mut e,
-                        &playbook.digest,
+                        record::RecordOptions {
+                            policies_digest: &playbook.digest,
+                            sha256: &sha256,
+                            annotate: true,
+                        },
                     )?);
                 }
                 evaluations.push(e);

@@ -162,6 +162,23 @@ impl Ledger {
         Ok(ledger)
     }
 
+    /// A ledger in memory, named `name` in errors: what `trueup simulate`
+    /// records its rehearsal in, with the same code as a real one.
+    pub fn in_memory(name: &Path) -> Result<Ledger> {
+        let conn = Connection::open_in_memory().map_err(|e| LedgerError::Sqlite {
+            path: name.to_path_buf(),
+            what: "cannot open a ledger in memory".into(),
+            error: e,
+        })?;
+        let mut ledger = Ledger {
+            path: name.to_path_buf(),
+            conn,
+            busy_ms: 0,
+        };
+        schema::migrate(&mut ledger)?;
+        Ok(ledger)
+    }
+
     /// A write transaction: `BEGIN IMMEDIATE` takes the lock now, so a
     /// second writer waits (up to the busy timeout) rather than failing
     /// half-way.

@@ -70,15 +70,29 @@ pub fn open_since(
     Ok(rows)
 }
 
-/// Records `eval` for `estate` and marks each finding with its case and
-/// the status of each route step.
+/// How a run is recorded.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordOptions<'a> {
+    pub policies_digest: &'a str,
+    /// What identifies the snapshot's content: its file's sha256, or, for
+    /// a simulation's snapshot changed in memory, one per state of it.
+    pub sha256: &'a str,
+    /// Mark each finding with its case and its steps' status.
+    pub annotate: bool,
+}
+
+/// Records `eval` for its estate and, with `annotate`, marks each finding
+/// with its case and the status of each route step.
 pub fn record(
     path: &Path,
     tx: &Transaction<'_>,
     chain: &mut Appender,
     eval: &mut Evaluation,
-    policies_digest: &str,
+    opts: RecordOptions<'_>,
 ) -> Result<RunOutcome> {
+    let policies_digest = opts.policies_digest;
+    let sha256 = opts.sha256;
+
     let on = |e| super::wrap(path, 0, "cannot record the run", e);
     let estate = eval.snapshot.meta.estate().to_string();
     let as_of = eval.as_of;
@@ -104,7 +118,7 @@ pub fn record(
     let same: Option<i64> = tx
         .query_row(
             "SELECT id FROM runs WHERE estate = ?1 AND sha256 = ?2 AND as_of = ?3 AND policies_digest = ?4 ORDER BY id LIMIT 1",
-            params![estate, eval.snapshot.sha256, as_of_text, policies_digest],
+            params![estate, sha256, as_of_text, policies_digest],
             |r| r.get(0),
         )
         .optional()
@@ -127,7 +141,9 @@ pub fn record(
         out.run = run;
         for f in &mut eval.findings {
             if let Some(c) = open.get(&f.id) {
-                annotate(f, c, "seen", as_of, &mut out);
+                if opts.annotate {
+                    annotate(f, c, "seen", as_of, &mut out);
+                }
             }
         }
         return Ok(out);
@@ -141,7 +157,7 @@ pub fn record(
             estate,
             eval.snapshot.path.to_string_lossy(),
             eval.snapshot.meta.id,
-            eval.snapshot.sha256,
+            sha256,
             as_of_text,
             policies_digest
         ])
@@ -196,7 +212,9 @@ pub fn record(
             case.id,
             observation_line(case.id, severity, f.is_waived(), &f.message, &evidence_sha),
         ));
-        annotate(f, &case, event, as_of, &mut out);
+        if opts.annotate {
+            annotate(f, &case, event, as_of, &mut out);
+        }
     }
     // What is left open was not found: resolved on this date.
     let mut gone: Vec<CaseRow> = open.into_values().collect();
@@ -284,7 +302,7 @@ pub fn record(
                     "estate": estate,
                     "snapshot": eval.snapshot.path.to_string_lossy(),
                     "snapshot_id": eval.snapshot.meta.id,
-                    "sha256": eval.snapshot.sha256,
+                    "sha256": sha256,
                     "as_of": as_of,
                     "policies_digest": policies_digest,
                     "findings": eval.findings.len(),
