@@ -561,6 +561,19 @@ fn actions_are_named_and_bad_ones_refused() {
     let early = s.run(&["case", "ack", "C-000001", "--by", "x", "--on", "2026-10-01"]);
     assert_eq!(early.status.code(), Some(2));
     assert!(text(&early.stderr).contains("before that"));
+    let early = s.run(&[
+        "case",
+        "resolve",
+        "C-000001",
+        "--by",
+        "x",
+        "--reason",
+        "r",
+        "--on",
+        "2026-10-01",
+    ]);
+    assert_eq!(early.status.code(), Some(2));
+    assert!(text(&early.stderr).contains("cannot be resolved on 2026-10-01, before that"));
     // Without --on, the action is dated today: it is recorded.
     assert!(s
         .run(&["case", "ack", "C-000001", "--by", "x"])
@@ -1027,8 +1040,9 @@ fn a_killed_check_leaves_the_ledger_as_before_or_after() {
     let mut day = 2;
     while killed < 20 && t0.elapsed() < budget && day <= 30 {
         let mut child = check(day).spawn().unwrap();
-        // Anywhere from the start to a little past a whole run.
-        let delay = full.as_millis() as u64 * rng.below(120) / 100;
+        // From 40% of a whole run (loading and evaluating come first, and
+        // the transaction last) to a little past its end.
+        let delay = full.as_millis() as u64 * (40 + rng.below(80)) / 100;
         std::thread::sleep(Duration::from_millis(delay));
         let finished = child.try_wait().unwrap().is_some();
         if !finished {

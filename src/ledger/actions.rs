@@ -123,6 +123,13 @@ pub fn act(
             if case.state != "open" {
                 return Err(lg.refused(format!("case {} is already resolved", case.name())));
             }
+            if on < case.since {
+                return Err(lg.refused(format!(
+                    "case {} opened on {}; it cannot be resolved on {on}, before that",
+                    case.name(),
+                    case.since
+                )));
+            }
             if reason.trim().is_empty() {
                 return Err(lg.refused("`--reason` must say why the case is resolved"));
             }
