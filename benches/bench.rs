@@ -51,10 +51,12 @@ fn main() {
         return;
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // `ledger` selects the case-ledger measurement, alone or with sizes.
+    let with_ledger = std::env::args().skip(1).any(|a| a == "ledger");
     // `cargo bench` passes `--bench`; anything else that is a size selects it.
     let mut sizes: Vec<usize> = std::env::args()
         .skip(1)
-        .filter(|a| !a.starts_with('-'))
+        .filter(|a| !a.starts_with('-') && a != "ledger")
         .filter_map(|a| {
             let s = parse_size(&a);
             if s.is_none() {
@@ -63,9 +65,31 @@ fn main() {
             s
         })
         .collect();
+    if sizes.is_empty() && with_ledger {
+        match ledger::bench(&root) {
+            Ok(line) => targets_table(&[line]),
+            Err(e) => {
+                eprintln!("error: ledger: {e}");
+                std::process::exit(2);
+            }
+        }
+        return;
+    }
     if sizes.is_empty() {
         sizes = vec![10_000, 100_000, 1_000_000];
     }
+    // The ledger measurement runs beside the large sizes, or when asked.
+    let ledger_line = if with_ledger || sizes.iter().any(|&n| n >= 100_000) {
+        match ledger::bench(&root) {
+            Ok(line) => Some(line),
+            Err(e) => {
+                eprintln!("error: ledger: {e}");
+                std::process::exit(2);
+            }
+        }
+    } else {
+        None
+    };
     let mut results = Vec::new();
     for n in sizes {
         match bench(&root, n) {
@@ -76,7 +100,9 @@ fn main() {
             }
         }
     }
-    targets(&results);
+    let mut lines = targets(&results);
+    lines.extend(ledger_line);
+    targets_table(&lines);
 }
 
 // ---- measurements, each in its own process ----
@@ -138,6 +164,7 @@ fn phases(root: &Path, path: &Path) {
         errors: Vec::new(),
         fail_on: FailOn::parse("high").expect("a severity"),
         rules: report::RuleInfo::of(&playbook),
+        ledger: None,
     };
     let start = Instant::now();
     let text = report::render_check(&check, Format::Text, false);
@@ -350,9 +377,12 @@ fn three_rule_playbook(root: &Path) -> std::io::Result<PathBuf> {
 
 // ---- the targets ----
 
-fn targets(results: &[Measured]) {
+/// One target: what was measured, the ratio against its target, met.
+type Target = (String, String, bool);
+
+fn targets(results: &[Measured]) -> Vec<Target> {
     let at = |n: usize| results.iter().find(|r| r.n == n);
-    let mut lines: Vec<(String, String, bool)> = Vec::new();
+    let mut lines: Vec<Target> = Vec::new();
     if let Some(m) = at(1_000_000) {
         let three = REGORUS_1M_SECS / m.three_rules;
         lines.push((
@@ -460,12 +490,16 @@ fn targets(results: &[Measured]) {
             ));
         }
     }
+    lines
+}
+
+fn targets_table(lines: &[Target]) {
     println!();
     println!("### Targets");
     println!();
     println!("| measured | ratio (target) | met |");
     println!("|---|---|---|");
-    for (what, ratio, met) in &lines {
+    for (what, ratio, met) in lines {
         println!(
             "| {what} | {ratio} | {} |",
             if *met { "yes" } else { "**no**" }
@@ -534,5 +568,260 @@ fn label(n: usize) -> String {
         n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
         n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
         n => n.to_string(),
+    }
+}
+
+// ---- the case ledger ----
+
+/// `check --ledger` against a ledger of a year of daily runs and 100,000
+/// cases, built directly with SQL (not 365 checks), recording a run of
+/// some 2,000 findings: how much longer than the same check without it.
+mod ledger {
+    use std::path::{Path, PathBuf};
+
+    use rusqlite::params;
+    use trueup::ledger::chain::{canonical, observation_line, sha256_hex, GENESIS};
+
+    /// One finding per device: 2,000 on the 10k snapshot.
+    const DEVICE_RULE: &str = r#"
+const ID = "seen";
+fn check(inv) {
+    let out = findings();
+    for d in inv.devices {
+        out.push(finding(#{
+            subject: #{ kind: "device", id: d.id },
+            severity: "low",
+            message: "device " + d.id,
+            evidence: #{ cores: d.cores },
+        }));
+    }
+    out
+}
+"#;
+    const CASES: usize = 100_000;
+    const DAYS: i64 = 365;
+
+    pub fn bench(root: &Path) -> Result<super::Target, String> {
+        let snapshot = super::snapshot_path(root, 10_000).map_err(|e| e.to_string())?;
+        let dir = root.join("target").join("bench").join("ledger");
+        let policies = dir.join("policies");
+        std::fs::create_dir_all(&policies).map_err(|e| e.to_string())?;
+        std::fs::copy(
+            root.join("policies").join("routing.rhai"),
+            policies.join("routing.rhai"),
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::write(policies.join("seen.rhai"), DEVICE_RULE).map_err(|e| e.to_string())?;
+        let snap =
+            trueup::inventory::load(&snapshot).map_err(|_| "the snapshot loads".to_string())?;
+        let devices: Vec<String> = snap
+            .devices
+            .iter()
+            .map(|d| snap.str(d.id).to_string())
+            .collect();
+        let estate = snap.meta.estate().to_string();
+        let base = dir.join("base.db");
+        let start = std::time::Instant::now();
+        build(&base, &estate, &devices).map_err(|e| format!("building the ledger: {e}"))?;
+        eprintln!(
+            "built a ledger of {CASES} cases and {DAYS} daily runs in {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+        let plain = median(|| run(root, &policies, &snapshot, None))?;
+        let work = dir.join("work.db");
+        let with = median(|| {
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(PathBuf::from(format!("{}{ext}", work.display())));
+            }
+            std::fs::copy(&base, &work).map_err(|e| e.to_string())?;
+            run(root, &policies, &snapshot, Some(&work))
+        })?;
+        let extra = with - plain;
+        println!();
+        println!("### Case ledger ({} findings a run)", devices.len());
+        println!();
+        println!("| phase | seconds |");
+        println!("|---|---:|");
+        println!("| `trueup check` (no ledger) | {plain:.3} |");
+        println!("| `trueup check --ledger` ({CASES} cases, {DAYS} runs) | {with:.3} |");
+        Ok((
+            format!(
+                "ledger: recording {} findings into {CASES} cases and {DAYS} runs: {with:.2} s, check alone {plain:.2} s",
+                devices.len()
+            ),
+            format!("+{extra:.2} s, {:.2}× the check (≤ +1 s)", with / plain),
+            extra < 1.0,
+        ))
+    }
+
+    fn median(mut f: impl FnMut() -> Result<f64, String>) -> Result<f64, String> {
+        let mut runs = Vec::new();
+        for _ in 0..super::RUNS {
+            runs.push(f()?);
+        }
+        runs.sort_by(f64::total_cmp);
+        Ok(runs[runs.len() / 2])
+    }
+
+    fn run(
+        root: &Path,
+        policies: &Path,
+        snapshot: &Path,
+        ledger: Option<&Path>,
+    ) -> Result<f64, String> {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trueup"));
+        cmd.current_dir(root)
+            .arg("check")
+            .arg(snapshot)
+            .arg("-p")
+            .arg(policies)
+            .args(["--fail-on", "never", "-f", "json"])
+            .env_remove("TRUEUP_LEDGER")
+            .stdout(std::process::Stdio::null());
+        if let Some(l) = ledger {
+            cmd.arg("--ledger").arg(l);
+        }
+        let start = std::time::Instant::now();
+        let out = cmd.output().map_err(|e| e.to_string())?;
+        let secs = start.elapsed().as_secs_f64();
+        if !out.status.success() {
+            return Err(format!(
+                "check exited {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(secs)
+    }
+
+    /// 100,000 cases: one per device still open (seen every day for a
+    /// year), the rest opened and resolved over the year; a run a day; a
+    /// valid event chain.
+    fn build(path: &Path, estate: &str, devices: &[String]) -> rusqlite::Result<()> {
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(PathBuf::from(format!("{}{ext}", path.display())));
+        }
+        drop(
+            trueup::ledger::Ledger::open(path, trueup::ledger::Access::Write)
+                .map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))?,
+        );
+        let mut db = rusqlite::Connection::open(path)?;
+        db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;")?;
+        let tx = db.transaction()?;
+        let first = trueup::date::Date::parse("2025-11-01").expect("a date");
+        let ladder =
+            r#"{"queue":"it-asset-management","owner":"itam-lead","notify_by":null,"escalate":[]}"#;
+        let mut seq = 0i64;
+        let mut head = GENESIS.to_string();
+        let mut event = |tx: &rusqlite::Transaction<'_>,
+                         case: Option<i64>,
+                         run: Option<i64>,
+                         kind: &str,
+                         at: &str,
+                         body: &str|
+         -> rusqlite::Result<()> {
+            seq += 1;
+            let sha =
+                sha256_hex(canonical(seq, case, run, kind, "trueup", at, body, &head).as_bytes());
+            tx.prepare_cached("INSERT INTO events (seq, case_id, run_id, kind, actor, at, body, prev_sha256, sha256) VALUES (?1, ?2, ?3, ?4, 'trueup', ?5, ?6, ?7, ?8)")?
+                .execute(params![seq, case, run, kind, at, body, head, sha])?;
+            head = sha;
+            Ok(())
+        };
+        let evidence = r#"{"cores":4}"#;
+        let evidence_sha = sha256_hex(evidence.as_bytes());
+        tx.execute(
+            "INSERT INTO evidence (sha256, json) VALUES (?1, ?2)",
+            params![evidence_sha, evidence],
+        )?;
+        for day in 0..DAYS {
+            let run = day + 1;
+            let at = (first + day).to_string();
+            tx.prepare_cached("INSERT INTO runs (id, estate, snapshot_path, snapshot_id, sha256, as_of, policies_digest) VALUES (?1, ?2, 'daily.yaml', 'daily', ?3, ?4, 'bench')")?
+                .execute(params![run, estate, format!("{run:064}"), at])?;
+        }
+        // Open cases: every device but the last, so the run opens one.
+        let open = devices.len().saturating_sub(1);
+        let opened = first.to_string();
+        for (i, d) in devices.iter().take(open).enumerate() {
+            let id = i as i64 + 1;
+            tx.prepare_cached("INSERT INTO cases (id, estate, finding_id, rule, subject_kind, subject_id, state, severity, queue, owner, route, waived, opened, since, last_seen, message) VALUES (?1, ?2, ?3, 'seen', 'device', ?4, 'open', 'low', 'it-asset-management', 'itam-lead', ?5, 0, ?6, ?6, ?7, ?8)")?
+                .execute(params![id, estate, format!("seen:device:{d}"), d, ladder, opened, (first + (DAYS - 1)).to_string(), format!("device {d}")])?;
+            event(
+                &tx,
+                Some(id),
+                Some(1),
+                "opened",
+                &opened,
+                r#"{"bench":true}"#,
+            )?;
+        }
+        // Resolved cases spread over the year.
+        for i in open..CASES {
+            let id = i as i64 + 1;
+            let on = first + (i as i64 % (DAYS - 30));
+            let off = on + 3 + (i as i64 % 27);
+            tx.prepare_cached("INSERT INTO cases (id, estate, finding_id, rule, subject_kind, subject_id, state, severity, queue, owner, route, waived, opened, since, last_seen, resolved_on, resolution, message) VALUES (?1, ?2, ?3, 'old', 'product', ?4, 'resolved', 'medium', 'sam-team', NULL, ?5, 0, ?6, ?6, ?7, ?7, 'run', 'gone')")?
+                .execute(params![id, estate, format!("old:product:p{i}"), format!("p{i}"), ladder, on.to_string(), off.to_string()])?;
+            event(
+                &tx,
+                Some(id),
+                None,
+                "opened",
+                &on.to_string(),
+                r#"{"bench":true}"#,
+            )?;
+            event(
+                &tx,
+                Some(id),
+                None,
+                "resolved",
+                &off.to_string(),
+                r#"{"bench":true}"#,
+            )?;
+        }
+        // A run a day, each observing every open case.
+        for day in 0..DAYS {
+            let run = day + 1;
+            let at = (first + day).to_string();
+            let mut lines = Vec::with_capacity(open);
+            for (i, d) in devices.iter().take(open).enumerate() {
+                let case = i as i64 + 1;
+                let message = format!("device {d}");
+                tx.prepare_cached("INSERT INTO observations (case_id, run_id, severity, waived, message, evidence) VALUES (?1, ?2, 'low', 0, ?3, ?4)")?
+                    .execute(params![case, run, message, evidence_sha])?;
+                lines.push((
+                    case,
+                    observation_line(case, "low", false, &message, &evidence_sha),
+                ));
+            }
+            lines.sort();
+            let digest = sha256_hex(
+                lines
+                    .iter()
+                    .map(|(_, l)| l.as_str())
+                    .collect::<String>()
+                    .as_bytes(),
+            );
+            event(
+                &tx,
+                None,
+                Some(run),
+                "recorded",
+                &at,
+                &format!(r#"{{"observations":"{digest}"}}"#),
+            )?;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('head_seq', ?1)",
+            [seq.to_string()],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('head_sha256', ?1)",
+            [head.clone()],
+        )?;
+        tx.commit()?;
+        db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
     }
 }

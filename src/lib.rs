@@ -16,6 +16,7 @@ pub mod explain;
 pub mod fsutil;
 pub mod generate;
 pub mod inventory;
+pub mod ledger;
 pub mod lint;
 pub mod policy;
 pub mod remedy;

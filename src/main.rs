@@ -33,6 +33,12 @@ enum Command {
     Test(command::test::TestArgs),
     /// Dry-run scenario timelines: what opens, escalates and resolves, and when
     Simulate(command::simulate::SimulateArgs),
+    /// List the cases of a ledger: state, severity, queue, owner, dates, overdue steps
+    Cases(command::cases::CasesArgs),
+    /// One case: show its timeline, or acknowledge, assign, note or resolve it
+    Case(command::cases::CaseArgs),
+    /// Verify a ledger's event chain and integrity, or print its statistics
+    Ledger(command::ledger::LedgerArgs),
     /// Write a synthetic, deterministic snapshot of N installations (for benchmarks)
     Generate(command::generate::GenerateArgs),
 }
@@ -55,6 +61,9 @@ fn main() -> ExitCode {
         Command::Explain(args) => command::explain::run(args),
         Command::Simulate(args) => command::simulate::run(args),
         Command::Generate(args) => command::generate::run(args),
+        Command::Cases(args) => command::cases::list(args),
+        Command::Case(args) => command::cases::case(args),
+        Command::Ledger(args) => command::ledger::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -36,6 +36,7 @@ impl RouteSpec {
             owner: self.owner.clone(),
             notify_within: self.notify_within.map(|d| d.to_string()),
             notify_by: self.notify_within.map(|d| opened + d.days_ceil()),
+            notify_status: None,
             escalate: self
                 .escalate
                 .iter()
@@ -43,6 +44,7 @@ impl RouteSpec {
                     after: after.to_string(),
                     to: to.clone(),
                     on: opened + after.days_ceil(),
+                    status: None,
                 })
                 .collect(),
             router: router.map(Path::to_path_buf),

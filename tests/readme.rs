@@ -157,12 +157,18 @@ fn command_table(markdown: &str) -> Vec<(String, Vec<(String, String)>)> {
             .map(|c| c.trim().replace('\u{0}', "|"))
             .collect();
         let (command, flags) = (&cells[1], &cells[2]);
-        let name = command
+        // `trueup case note ID`: the subcommand is every lowercase word
+        // after `trueup`, so nested commands are checked by their own help.
+        let name: Vec<&str> = command
             .trim_matches('`')
             .split_whitespace()
-            .nth(1)
-            .unwrap_or_else(|| panic!("no subcommand in `{command}`"))
-            .to_string();
+            .skip(1)
+            .take_while(|w| {
+                w.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !w.starts_with('-')
+            })
+            .collect();
+        assert!(!name.is_empty(), "no subcommand in `{command}`");
+        let name = name.join(" ");
         rows.push((name, flags_in(&format!("{command} {flags}"))));
     }
     assert!(
@@ -201,7 +207,9 @@ fn every_flag_in_the_command_table_is_one_the_command_takes() {
     let mut missing = Vec::new();
     let mut checked = 0;
     for (command, flags) in command_table(&readme()) {
-        let run = support::trueup(&root(), &[&command, "--help"]).unwrap_or_else(|e| panic!("{e}"));
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.push("--help");
+        let run = support::trueup(&root(), &args).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             run.code,
             Some(0),

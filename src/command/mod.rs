@@ -1,10 +1,12 @@
 //! The subcommands: each parses nothing itself, calls the library and
 //! returns an exit code.
 
+pub mod cases;
 pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod generate;
+pub mod ledger;
 pub mod lint;
 pub mod position;
 pub mod progress;

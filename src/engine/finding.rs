@@ -64,6 +64,9 @@ pub struct Escalation {
     pub after: String,
     pub to: String,
     pub on: crate::date::Date,
+    /// With a ledger: whether this step is due, overdue, done or waived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<crate::ledger::steps::StepStatus>,
 }
 
 /// Who must hear of a finding and by when, as the winning router said.
@@ -73,6 +76,9 @@ pub struct Route {
     pub owner: Option<String>,
     pub notify_within: Option<String>,
     pub notify_by: Option<crate::date::Date>,
+    /// With a ledger: whether the notice is due, overdue, done or waived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_status: Option<crate::ledger::steps::StepStatus>,
     pub escalate: Vec<Escalation>,
     /// The router script that answered, or `None` for the `unrouted` queue.
     pub router: Option<PathBuf>,
@@ -108,6 +114,9 @@ pub struct Finding {
     pub remediation: Vec<serde_json::Value>,
     pub waiver: Option<WaiverNote>,
     pub location: Option<Location>,
+    /// With a ledger: the case this finding is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<crate::ledger::CaseRef>,
     /// The finding as the script built it, handed back to `remediate` and `route`.
     #[serde(skip)]
     pub(crate) raw: rhai::Map,

@@ -286,6 +286,7 @@ fn to_finding(
         remediation: Vec::new(),
         waiver: None,
         location: None,
+        case: None,
         raw,
     })
 }

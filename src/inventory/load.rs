@@ -492,7 +492,7 @@ impl<'p> Builder<'p> {
         let Some(f) = Fields::of(
             v,
             "snapshot",
-            &["id", "taken_at", "sources"],
+            &["id", "taken_at", "sources", "estate"],
             &mut self.sink,
         ) else {
             return;
@@ -504,11 +504,13 @@ impl<'p> Builder<'p> {
             .into_iter()
             .map(str::to_string)
             .collect();
+        let estate = f.str("estate", &mut self.sink).map(str::to_string);
         if let (Some(id), Some(taken_at)) = (id, taken_at) {
             self.meta = Some(SnapshotMeta {
                 id: id.to_string(),
                 taken_at,
                 sources,
+                estate,
             });
         }
     }

@@ -419,6 +419,24 @@ pub struct SnapshotMeta {
     pub id: String,
     pub taken_at: Date,
     pub sources: Vec<String>,
+    /// The estate the snapshot is of, as given; see [`SnapshotMeta::estate`].
+    pub estate: Option<String>,
+}
+
+impl SnapshotMeta {
+    /// The estate whose cases this snapshot confirms or resolves: `estate`
+    /// when given, else the id up to its last `-` (`acme-2026-11` is of
+    /// `acme-2026`; daily ids such as `acme-20261101` are of `acme`), else
+    /// the whole id.
+    pub fn estate(&self) -> &str {
+        if let Some(e) = &self.estate {
+            return e;
+        }
+        match self.id.rfind('-') {
+            Some(i) if i > 0 => &self.id[..i],
+            _ => &self.id,
+        }
+    }
 }
 
 /// A loaded, validated inventory snapshot.

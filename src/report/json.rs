@@ -45,7 +45,7 @@ pub fn render(r: &CheckReport) -> String {
     }
     summary.insert("waived".into(), json!(r.waived()));
     summary.insert("failing".into(), json!(r.failing()));
-    let doc = json!({
+    let mut doc = json!({
         "version": REPORT_VERSION,
         "trueup": env!("CARGO_PKG_VERSION"),
         "status": r.status(),
@@ -58,6 +58,14 @@ pub fn render(r: &CheckReport) -> String {
         "summary": summary,
         "errors": r.errors,
     });
+    if let Some(l) = &r.ledger {
+        doc["ledger"] = json!({
+            "file": l.path,
+            "runs": l.runs,
+            "overdue": l.overdue(),
+            "fail_on_overdue": l.fail_on_overdue,
+        });
+    }
     let mut out = serde_json::to_string_pretty(&doc).expect("json values serialize");
     out.push('\n');
     out

@@ -21,17 +21,24 @@ pub const MAX_ROWS: usize = 50;
 
 pub fn check(r: &CheckReport) -> String {
     let mut out = String::from("## trueup check\n\n");
-    let _ = writeln!(
-        out,
-        "{}\n",
-        verdict(
-            r.status(),
-            crate::diag::total(&r.errors),
-            r.fail_on,
-            r.failing(),
-            ""
-        )
+    let mut head = verdict(
+        r.status(),
+        crate::diag::total(&r.errors),
+        r.fail_on,
+        r.failing(),
+        "",
     );
+    if let Some(l) = &r.ledger {
+        if r.status() == Status::Failing && r.failing() == 0 {
+            let n = l.overdue();
+            let plural = if n == 1 { "" } else { "s" };
+            head = format!("**Failing**: {n} step{plural} overdue (`--fail-on-overdue`)");
+        }
+        for run in &l.runs {
+            let _ = write!(head, "\n\n{}", cell(&super::ledger_line(l, run)));
+        }
+    }
+    let _ = writeln!(out, "{head}\n");
     out.push_str("| snapshot | as of |");
     for s in Severity::ALL.iter().rev() {
         let _ = write!(out, " {s} |");
@@ -179,6 +186,9 @@ impl Row {
             None => file,
         };
         let mut message = f.message.clone();
+        if let Some(c) = super::case_line(f) {
+            let _ = write!(message, "\n{c}");
+        }
         if let Some(w) = waiver_text(f) {
             let _ = write!(message, "\n{w}");
         }

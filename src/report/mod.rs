@@ -237,6 +237,22 @@ pub struct CheckReport {
     pub fail_on: FailOn,
     /// The playbook's rules, for the formats that describe them (SARIF, JUnit).
     pub rules: Vec<RuleInfo>,
+    /// With `--ledger`: what recording each evaluation did, in the same order.
+    pub ledger: Option<LedgerReport>,
+}
+
+/// What `check --ledger` recorded.
+pub struct LedgerReport {
+    pub path: PathBuf,
+    /// One per evaluation, in the report's order.
+    pub runs: Vec<crate::ledger::record::RunOutcome>,
+    pub fail_on_overdue: bool,
+}
+
+impl LedgerReport {
+    pub fn overdue(&self) -> usize {
+        self.runs.iter().map(|r| r.overdue).sum()
+    }
 }
 
 impl CheckReport {
@@ -266,10 +282,19 @@ impl CheckReport {
             .count()
     }
 
+    /// Steps overdue that fail the run (`--fail-on-overdue`).
+    pub fn failing_overdue(&self) -> usize {
+        self.ledger
+            .as_ref()
+            .filter(|l| l.fail_on_overdue)
+            .map_or(0, LedgerReport::overdue)
+    }
+
     /// Error when the run could not be trusted, failing when a finding
-    /// fails it, else passing.
+    /// fails it (or a step is overdue, with `--fail-on-overdue`), else
+    /// passing.
     pub fn status(&self) -> Status {
-        Status::of(&self.errors, self.failing())
+        Status::of(&self.errors, self.failing() + self.failing_overdue())
     }
 
     /// 2 when the run could not be trusted, 1 when a finding fails it, else 0.
@@ -303,21 +328,116 @@ pub(crate) fn route_line(route: &crate::engine::Route) -> String {
     format!("route: {}", route_ladder(route))
 }
 
-/// `queue (owner), notify by DATE; escalate to WHO on DATE...`.
+/// `queue (owner), notify by DATE; escalate to WHO on DATE...`; with a
+/// ledger, each step says where it stands: `notice overdue since DATE;
+/// escalate to WHO due DATE`.
 fn route_ladder(route: &crate::engine::Route) -> String {
-    let mut line = route_text(route);
+    let mut line = route_head(route);
     for step in &route.escalate {
-        line.push_str(&format!("; escalate to {} on {}", step.to, step.on));
+        match step.status {
+            Some(s) => line.push_str(&format!(
+                "; escalate to {} {}",
+                step.to,
+                s.describe(step.on)
+            )),
+            None => line.push_str(&format!("; escalate to {} on {}", step.to, step.on)),
+        }
     }
     line
 }
 
-/// A route in one line: `queue (owner), notify by DATE`.
+/// A route in one line: `queue (owner), notify by DATE`; with a ledger,
+/// the whole ladder with each step's status, which is what a reader of
+/// any format needs to act on.
 fn route_text(route: &crate::engine::Route) -> String {
-    let mut out = route_who(route);
-    if let Some(by) = route.notify_by {
-        out.push_str(&format!(", notify by {by}"));
+    if route.notify_status.is_some() || route.escalate.iter().any(|e| e.status.is_some()) {
+        return route_ladder(route);
     }
+    route_head(route)
+}
+
+/// `queue (owner), notify by DATE` (or `notice STATUS`).
+fn route_head(route: &crate::engine::Route) -> String {
+    let mut out = route_who(route);
+    match (route.notify_by, route.notify_status) {
+        (Some(by), Some(s)) => out.push_str(&format!(", notice {}", s.describe(by))),
+        (Some(by), None) => out.push_str(&format!(", notify by {by}")),
+        _ => {}
+    }
+    out
+}
+
+/// A finding's case in one line: `case C-000001: opened 2026-11-01`.
+pub(crate) fn case_line(f: &Finding) -> Option<String> {
+    let c = f.case.as_ref()?;
+    let mut out = match c.event.as_str() {
+        "opened" => format!("case {}: opened {}", c.id, c.opened),
+        "reopened" => format!(
+            "case {}: reopened {} (first opened {}, reopened {} time{})",
+            c.id,
+            c.since,
+            c.opened,
+            c.reopened,
+            if c.reopened == 1 { "" } else { "s" }
+        ),
+        _ if c.since != c.opened => format!(
+            "case {}: open since {} (reopened; first opened {})",
+            c.id, c.since, c.opened
+        ),
+        _ => format!("case {}: open since {}", c.id, c.opened),
+    };
+    if let Some(d) = c.acknowledged {
+        out.push_str(&format!(", acknowledged {d}"));
+    }
+    if let Some(a) = &c.assignee {
+        out.push_str(&format!(", assigned to {a}"));
+    }
+    Some(out)
+}
+
+/// What recording one evaluation did, in one line.
+pub(crate) fn ledger_line(l: &LedgerReport, run: &crate::ledger::record::RunOutcome) -> String {
+    let path = l.path.display();
+    if !run.recorded {
+        return format!(
+            "ledger `{path}`: already recorded as run {} of estate `{}`; nothing changed",
+            run.run, run.estate
+        );
+    }
+    let list = |ids: &[String]| -> String {
+        if ids.is_empty() {
+            String::new()
+        } else if ids.len() <= 5 {
+            format!(" ({})", ids.join(", "))
+        } else {
+            format!(" ({}, and {} more)", ids[..5].join(", "), ids.len() - 5)
+        }
+    };
+    let resolved: Vec<String> = run.resolved.iter().map(|r| r.case.clone()).collect();
+    let mut out = format!(
+        "ledger `{path}`: run {} of estate `{}`: {} opened{}, {} reopened{}, {} seen again, {} resolved{}",
+        run.run,
+        run.estate,
+        run.opened.len(),
+        list(&run.opened),
+        run.reopened.len(),
+        list(&run.reopened),
+        run.updated,
+        resolved.len(),
+        list(&resolved),
+    );
+    if !run.confirmed.is_empty() {
+        out.push_str(&format!(
+            ", {} manual resolution(s) confirmed{}",
+            run.confirmed.len(),
+            list(&run.confirmed)
+        ));
+    }
+    out.push_str(&format!(
+        "; {} step{} overdue",
+        run.overdue,
+        if run.overdue == 1 { "" } else { "s" }
+    ));
     out
 }
 

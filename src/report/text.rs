@@ -43,7 +43,7 @@ impl Style {
 
 pub fn render(r: &CheckReport, style: Style) -> String {
     let mut out = String::new();
-    for e in &r.evaluations {
+    for (i, e) in r.evaluations.iter().enumerate() {
         // One rule for every count: a severity counts the findings not
         // waived; waived ones are counted, and listed, on their own.
         let n = e.findings.len();
@@ -88,6 +88,11 @@ pub fn render(r: &CheckReport, style: Style) -> String {
                 out,
                 "\n{unrouted} finding(s) matched no router and went to the `unrouted` queue"
             );
+        }
+        if let Some(l) = &r.ledger {
+            if let Some(run) = l.runs.get(i) {
+                let _ = writeln!(out, "\n{}", line(&super::ledger_line(l, run)));
+            }
         }
         for w in &e.waivers.expired {
             let _ =
@@ -137,13 +142,25 @@ pub fn render(r: &CheckReport, style: Style) -> String {
     if r.waived() > 0 {
         let _ = write!(summary, " ({} waived)", r.waived());
     }
-    let verdict = super::verdict(
+    let mut verdict = super::verdict(
         r.status(),
         crate::diag::total(&r.errors),
         r.fail_on,
         r.failing(),
         "",
     );
+    if let Some(l) = &r.ledger {
+        let overdue = l.overdue();
+        let steps = format!(
+            "{overdue} step{} overdue",
+            if overdue == 1 { "" } else { "s" }
+        );
+        if r.status() == super::Status::Failing && r.failing() == 0 {
+            verdict = format!("{steps} (--fail-on-overdue): failing");
+        } else {
+            let _ = write!(summary, "; {steps}");
+        }
+    }
     let _ = writeln!(out, "summary: {summary}; {verdict}");
     out
 }
@@ -168,6 +185,9 @@ pub fn finding(out: &mut String, f: &Finding, style: Style) {
     let _ = writeln!(out, "    {}", line(&f.message));
     if let Some(route) = super::finding_route(f, true) {
         let _ = writeln!(out, "    {}", style.dim(&line(&format!("route: {route}"))));
+    }
+    if let Some(case) = super::case_line(f) {
+        let _ = writeln!(out, "    {}", style.dim(&line(&case)));
     }
     for (i, option) in f.remediation.iter().enumerate() {
         let _ = writeln!(

@@ -5,7 +5,9 @@
 //! event date (after that date's events), and on each date a notice or an
 //! escalation step of an open finding falls due, or a waiver on one lapses.
 //! Route dates count from the day each finding opened, which the engine is
-//! told through [`EvalOptions::opened`]. Nothing is written anywhere.
+//! told through [`EvalOptions::opened`]: each evaluation is recorded in a
+//! case ledger in memory, by the same code as `check --ledger`, and those
+//! dates are the ledger's. Nothing is written anywhere.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +24,9 @@ use crate::waivers::WaiverSet;
 use super::events::{apply, Change, Event};
 use super::expect::{self, Outcome};
 use super::Prepared;
+use crate::ledger::chain::{sha256_hex, Appender};
+use crate::ledger::record::{self, RecordOptions};
+use crate::ledger::Ledger;
 
 /// A finished simulation: the timeline, each finding's run, the totals.
 #[derive(Debug)]
@@ -246,6 +251,22 @@ pub fn run(
     } = prepared;
     let mut snap = snapshot;
     let mut t = Tracker::default();
+    // Cases are kept by the ledger's own code, in memory: the dates routes
+    // count from are the ones `check --ledger` would give.
+    let estate = snap.meta.estate().to_string();
+    let name = scenario.file.clone();
+    let in_scenario = |e: crate::ledger::LedgerError| {
+        Diagnostics(vec![crate::diag::Diagnostic::error(
+            &name,
+            0,
+            0,
+            e.to_string(),
+        )])
+    };
+    let mut ledger = Ledger::in_memory(&name).map_err(in_scenario)?;
+    let tx = ledger.write().map_err(in_scenario)?;
+    let mut chain = Appender::start(&tx)
+        .map_err(|e| in_scenario(crate::ledger::wrap(&name, 0, "cannot start", e)))?;
     let mut steps: Vec<Step> = Vec::new();
     let mut next_event = 0;
     let mut date = scenario.start;
@@ -276,8 +297,9 @@ pub fn run(
                 Arc::make_mut(&mut snap).reindex();
             }
         }
-        let opened = t.opened();
-        let eval = evaluate(
+        let opened = record::open_since(&name, &tx, &estate).map_err(in_scenario)?;
+        debug_assert_eq!(opened, t.opened(), "the ledger and the timeline disagree");
+        let mut eval = evaluate(
             playbook,
             snap.clone(),
             EvalOptions {
@@ -295,6 +317,20 @@ pub fn run(
             }
             d
         })?;
+        // Each evaluation is a state of the snapshot of its own.
+        let state = sha256_hex(format!("{}:{}", snap.sha256, steps.len()).as_bytes());
+        record::record(
+            &name,
+            &tx,
+            &mut chain,
+            &mut eval,
+            RecordOptions {
+                policies_digest: &playbook.digest,
+                sha256: &state,
+                annotate: false,
+            },
+        )
+        .map_err(in_scenario)?;
         let entries = t.observe(&eval, steps.len());
         drop(eval);
         steps.push(Step {
