@@ -602,7 +602,7 @@ fn check(inv) {
     const DAYS: i64 = 365;
 
     pub fn bench(root: &Path) -> Result<super::Target, String> {
-        let snapshot = super::snapshot_path(root, 10_000).map_err(|e| e.to_string())?;
+        let snapshot = super::snapshot_path(root, 10_000, false).map_err(|e| e.to_string())?;
         let dir = root.join("target").join("bench").join("ledger");
         let policies = dir.join("policies");
         std::fs::create_dir_all(&policies).map_err(|e| e.to_string())?;
