@@ -341,3 +341,44 @@ fn publisher_metrics_put_a_third_of_products_on_profiles() {
         );
     }
 }
+
+/// Three weeks past a generated snapshot's date most devices have not
+/// reported for more than 30 days: the shipped playbook must still check
+/// 100,000 installations within its default limits, so rules ask the host
+/// for each device's riskiest tier rather than looking every product up.
+#[test]
+fn the_shipped_playbook_checks_a_large_estate_gone_stale_within_its_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g100k.yaml");
+    let out = trueup(&[
+        "generate",
+        "--installations",
+        "100000",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = trueup(&[
+        "check",
+        "-p",
+        root.join("policies").to_str().unwrap(),
+        "--as-of",
+        "2026-11-22",
+        "--fail-on",
+        "never",
+        "-f",
+        "json",
+        path.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stale = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "stale-inventory")
+        .count();
+    assert!(stale > 5_000, "{stale} stale devices");
+}

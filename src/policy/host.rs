@@ -462,6 +462,7 @@ impl Inventory {
                 m.insert("id".into(), Dynamic::from(ImmutableString::from(id)));
                 m.insert("installations".into(), Dynamic::from(count));
                 m.insert("products".into(), texts(names));
+                m.insert("risk_tier".into(), riskiest(snap, &products));
                 m.insert("first_installed".into(), opt_date(first));
                 m.insert("line".into(), Dynamic::from(i64::from(line)));
                 Dynamic::from(m)
@@ -524,11 +525,24 @@ impl Inventory {
                 m.insert("days_since".into(), Dynamic::from(seen.days_until(as_of)));
                 m.insert("installations".into(), Dynamic::from(count));
                 m.insert("products".into(), texts(names));
+                m.insert("risk_tier".into(), riskiest(snap, &products));
                 m.insert("line".into(), Dynamic::from(i64::from(d.line)));
                 Dynamic::from(m)
             })
             .collect())
     }
+}
+
+/// The riskiest tier of `products`, a product the catalogue does not list
+/// counting as high: what a device carrying them risks. The default tier
+/// of a device with no product is low.
+fn riskiest(snap: &Snapshot, products: &[Sym]) -> Dynamic {
+    let tier = products
+        .iter()
+        .map(|&p| snap.product(p).map_or(RiskTier::High, |p| p.risk_tier))
+        .max()
+        .unwrap_or(RiskTier::Low);
+    Dynamic::from(ImmutableString::from(tier.as_str()))
 }
 
 /// A stale device, its distinct products and its installation count.
