@@ -17,6 +17,7 @@ pub mod fsutil;
 pub mod generate;
 pub mod inventory;
 pub mod lint;
+pub mod notice;
 pub mod policy;
 pub mod remedy;
 pub mod report;

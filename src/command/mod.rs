@@ -6,6 +6,7 @@ pub mod diff;
 pub mod explain;
 pub mod generate;
 pub mod lint;
+pub mod notice;
 pub mod position;
 pub mod progress;
 pub mod simulate;
