@@ -46,8 +46,8 @@ pub fn run(args: NoticeArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
-    if playbook.templates.get(&args.template).is_none() {
-        let names = playbook.templates.names();
+    let names = playbook.templates.names();
+    if !names.contains(&args.template.as_str()) {
         let folder = args.common.policies.join(notice::DIR);
         if names.is_empty() {
             bail!(

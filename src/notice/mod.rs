@@ -94,9 +94,14 @@ impl Templates {
         self.list.iter().find(|t| t.name == name)
     }
 
-    /// The names a user may render, in order.
+    /// The names a user may render, in order: every template but those
+    /// whose name starts with `_`, which hold macros the others import.
     pub fn names(&self) -> Vec<&str> {
-        self.list.iter().map(|t| t.name.as_str()).collect()
+        self.list
+            .iter()
+            .map(|t| t.name.as_str())
+            .filter(|n| !n.starts_with('_'))
+            .collect()
     }
 
     /// Renders template `name` with `context` into Markdown. An error (an
