@@ -404,3 +404,23 @@ fn snapshot_text_cannot_add_markup() {
         "{html}"
     );
 }
+
+/// The README's sample notice, with its `...` elisions, is what `notice`
+/// prints: each line shown appears in the output, in order.
+#[test]
+fn the_readme_sample_is_what_notice_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("```markdown\n# Licence compliance notice")
+        .expect("README has a sample notice");
+    let sample = &readme[start + "```markdown\n".len()..];
+    let sample = &sample[..sample.find("```").unwrap()];
+    let out = run(&["notice", "overuse:product:ct-sqlserver", ACME], 0);
+    let mut lines = out.lines();
+    for want in sample.lines().filter(|l| *l != "...") {
+        assert!(
+            lines.any(|got| got == want),
+            "README line not printed (in order): {want}\n{out}"
+        );
+    }
+}
