@@ -314,6 +314,38 @@ fn a_template_that_does_not_compile_is_an_error_at_its_line() {
     );
 }
 
+/// A template that loops too long stops with an error at its line instead
+/// of hanging.
+#[test]
+fn a_template_that_loops_too_long_stops_at_its_line() {
+    let dir = playbook_with(&[(
+        "loop.j2",
+        "# Loop\n{% for i in range(10000) %}{% for j in range(10000) %}.{% endfor %}{% endfor %}\n",
+    )]);
+    let run = run_in(
+        dir.path(),
+        &[
+            "notice",
+            "overuse:product:ct-sqlserver",
+            "acme.yaml",
+            "-t",
+            "loop",
+        ],
+        2,
+    );
+    assert!(
+        run.stderr
+            .contains("policies/templates/loop.j2:2: engine ran out of fuel"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains("at most 5,000,000 steps"),
+        "{}",
+        run.describe()
+    );
+}
+
 #[test]
 fn an_unknown_finding_names_the_nearest_ids() {
     let run = run_in(&root(), &["notice", "overuse:product:ct-sqlservr", ACME], 2);

@@ -103,6 +103,10 @@ pub fn run(args: NoticeArgs) -> anyhow::Result<u8> {
         Format::Html => markup::to_html(&markdown, &format!("{}: {}", args.template, f.id)),
         Format::Text => markup::to_text(&markdown),
     };
-    emit(args.common.output.as_deref(), &text)?;
+    // Template text may hold control characters too: none reaches the terminal.
+    emit(
+        args.common.output.as_deref(),
+        &crate::report::escape::text(&text),
+    )?;
     Ok(0)
 }

@@ -126,10 +126,15 @@ impl Templates {
                 // The error may be in a template this one includes or imports.
                 let at = e.name().and_then(|n| self.get(n)).unwrap_or(template);
                 let mut d = diagnostic(&at.path, &at.source, &e);
-                if e.kind() == minijinja::ErrorKind::UndefinedError {
-                    d = d.with_note(
+                match e.kind() {
+                    minijinja::ErrorKind::UndefinedError => d = d.with_note(
                         "a template may use only the fields of the notice context: see the reference, section `Notices`",
-                    );
+                    ),
+                    minijinja::ErrorKind::OutOfFuel => d = d.with_note(format!(
+                        "a render may take at most {} steps: does a loop run longer than it should?",
+                        crate::diag::thousands(FUEL)
+                    )),
+                    _ => {}
                 }
                 d
             })
