@@ -456,3 +456,52 @@ fn the_readme_sample_is_what_notice_prints() {
         );
     }
 }
+
+/// Templates are playbook files: changing one changes the playbook digest
+/// that every report carries.
+#[test]
+fn templates_are_hashed_into_the_playbook_digest() {
+    let digest = |dir: &Path| {
+        let out = run_in(dir, &["check", "acme.yaml", "-f", "json"], 1).stdout;
+        let json: Value = serde_json::from_str(&out).unwrap();
+        json["inputs"]["policies_digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let a = playbook_with(&[("letter.j2", "Dear {{ product.name }},\n")]);
+    let b = playbook_with(&[("letter.j2", "Hello {{ product.name }},\n")]);
+    let none = playbook_with(&[]);
+    let (da, db, dn) = (digest(a.path()), digest(b.path()), digest(none.path()));
+    assert_ne!(da, db);
+    assert_ne!(da, dn);
+}
+
+/// A finding under a waiver in force has no deadline: the notice says so
+/// instead of printing the route's dates.
+#[test]
+fn a_waived_finding_has_no_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let waivers = dir.path().join("waivers.yaml");
+    std::fs::write(
+        &waivers,
+        "waivers:\n  - rule: overuse\n    subject: ct-sqlserver\n    reason: migration\n    approved_by: j.doe\n    expires: 2026-12-31\n",
+    )
+    .unwrap();
+    let w = waivers.to_str().unwrap();
+    let out = run(
+        &[
+            "notice",
+            "overuse:product:ct-sqlserver",
+            ACME,
+            "--waivers",
+            w,
+        ],
+        0,
+    );
+    assert!(
+        out.contains("- Waived until 2026-12-31 (migration, approved by j.doe): no answer is due before then."),
+        "{out}"
+    );
+    assert!(!out.contains("Answer by"), "{out}");
+}
