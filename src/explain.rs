@@ -244,7 +244,7 @@ fn pretty(doc: &Json) -> String {
 }
 
 /// The product a finding is about: its subject, or its evidence's `product`.
-fn product_of(f: &Finding) -> Option<String> {
+pub(crate) fn product_of(f: &Finding) -> Option<String> {
     match f.subject.kind.as_str() {
         "product" => Some(f.subject.id.clone()),
         _ => f
@@ -515,6 +515,28 @@ fn wrap(text: &str, width: usize) -> String {
         line += word.len();
     }
     out
+}
+
+/// How many near ids the error for an unknown finding suggests.
+const SUGGESTIONS: usize = 5;
+
+/// The error for a finding id that the snapshot at `path` does not
+/// produce: the nearest ids it does, or that it has none.
+pub fn no_such_finding(id: &str, path: &std::path::Path, findings: &[Finding]) -> String {
+    if findings.is_empty() {
+        return format!("no finding `{id}` in `{}`: it has none", path.display());
+    }
+    let near = nearest(id, findings.iter().map(|f| f.id.as_str()), SUGGESTIONS);
+    format!(
+        "no finding `{id}` in `{}`; nearest of its {}: {} (`trueup check {}` lists them all)",
+        path.display(),
+        findings.len(),
+        near.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        path.display(),
+    )
 }
 
 /// The `n` ids nearest to `wanted`: fewest edits first, then the longest

@@ -18,6 +18,7 @@ pub mod generate;
 pub mod inventory;
 pub mod ledger;
 pub mod lint;
+pub mod notice;
 pub mod policy;
 pub mod remedy;
 pub mod report;

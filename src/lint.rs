@@ -6,8 +6,9 @@
 //! script defines; properties of the inventory it does not have, and other
 //! properties no host map or script map literal has (a warning: scripts may
 //! build maps the linter cannot see); modules that are neither rule nor
-//! router; rules without `TITLE` or `DESCRIPTION`; duplicate rule ids; bare
-//! numbers in comparisons that should be named constants (a warning).
+//! router; notice templates that do not compile; rules without `TITLE` or
+//! `DESCRIPTION`; duplicate rule ids; bare numbers in comparisons that
+//! should be named constants (a warning).
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
@@ -98,6 +99,11 @@ pub fn lint(root: &Path) -> Result<LintReport, Diagnostic> {
     }
     // Metric profiles are read as the playbook reads them.
     if let Err(d) = crate::inventory::profile::Profiles::load(&root.join("metrics")) {
+        diags.extend(d.0);
+        compile_errors = true;
+    }
+    // So are the notice templates.
+    if let Err(d) = crate::notice::Templates::load(root) {
         diags.extend(d.0);
         compile_errors = true;
     }

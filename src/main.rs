@@ -27,6 +27,8 @@ enum Command {
     Diff(command::diff::DiffArgs),
     /// A rule's title, thresholds, routing, remediation and tests; or why one finding fired
     Explain(command::explain::ExplainArgs),
+    /// Write one finding up with a playbook template: a notice, plan or audit response
+    Notice(command::notice::NoticeArgs),
     /// Compile every script and report every problem with file:line:col
     Lint(command::lint::LintArgs),
     /// Run the playbook's own test cases (DIR/tests/**/*.yaml)
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Test(args) => command::test::run(args),
         Command::Diff(args) => command::diff::run(args),
         Command::Lint(args) => command::lint::run(args),
+        Command::Notice(args) => command::notice::run(args),
         Command::Explain(args) => command::explain::run(args),
         Command::Simulate(args) => command::simulate::run(args),
         Command::Generate(args) => command::generate::run(args),

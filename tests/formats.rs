@@ -62,34 +62,7 @@ fn run(args: &[&str], code: i32) -> String {
     run.stdout
 }
 
-/// Compares `got` with the golden file `name`, or rewrites it under
-/// `TRUEUP_BLESS=1`; returns a description of the mismatch, if any.
-fn golden(name: &str, got: &str) -> Option<String> {
-    let path = root().join("tests/golden").join(name);
-    if std::env::var_os("TRUEUP_BLESS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, got).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        return None;
-    }
-    let want = match std::fs::read_to_string(&path) {
-        Ok(w) => w,
-        Err(e) => return Some(format!("{}: {e}", path.display())),
-    };
-    if want == got {
-        return None;
-    }
-    let (n, (w, g)) = want
-        .lines()
-        .chain(std::iter::repeat("<end of file>"))
-        .zip(got.lines().chain(std::iter::repeat("<end of file>")))
-        .enumerate()
-        .find(|(_, (w, g))| w != g)
-        .unwrap_or((0, ("(line endings differ)", "")));
-    Some(format!(
-        "{} differs from the output, first at line {}:\n  want: {w}\n  got:  {g}",
-        path.display(),
-        n + 1
-    ))
-}
+use support::golden;
 
 fn assert_goldens(command: &str, args: fn(&str) -> Vec<&str>) {
     let mut failures = Vec::new();

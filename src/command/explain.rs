@@ -16,9 +16,6 @@ pub enum Format {
     Json,
 }
 
-/// How many near ids an unknown `--finding` suggests.
-const SUGGESTIONS: usize = 5;
-
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
     /// The rule id to explain; with --finding, the snapshot the finding is in
@@ -71,18 +68,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<u8> {
             }
         };
         let Some(f) = eval.findings.iter().find(|f| &f.id == id) else {
-            if eval.findings.is_empty() {
-                bail!("no finding `{id}` in `{}`: it has none", path.display());
-            }
-            let near =
-                explain::nearest(id, eval.findings.iter().map(|f| f.id.as_str()), SUGGESTIONS);
-            bail!(
-                "no finding `{id}` in `{}`; nearest of its {}: {} (`trueup check {}` lists them all)",
-                path.display(),
-                eval.findings.len(),
-                near.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
-                path.display(),
-            );
+            bail!("{}", explain::no_such_finding(id, path, &eval.findings));
         };
         let text = match args.format {
             Format::Text => explain::finding(&playbook, &eval, f, waivers.as_ref()),

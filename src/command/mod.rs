@@ -8,6 +8,7 @@ pub mod explain;
 pub mod generate;
 pub mod ledger;
 pub mod lint;
+pub mod notice;
 pub mod position;
 pub mod progress;
 pub mod simulate;

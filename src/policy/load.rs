@@ -82,10 +82,13 @@ pub struct Playbook {
     /// The limits `engine` was built with.
     pub limits: Limits,
     pub modules: Vec<Module>,
-    /// sha256 over every script's and metric profile's relative path and text.
+    /// sha256 over every script's, metric profile's and template's relative
+    /// path and text.
     pub digest: String,
     /// The metric profiles of `metrics/`.
     pub profiles: std::sync::Arc<crate::inventory::profile::Profiles>,
+    /// The notice templates of `templates/`.
+    pub templates: std::sync::Arc<crate::notice::Templates>,
 }
 
 impl Playbook {
@@ -132,6 +135,20 @@ impl Playbook {
                 hasher.update([0]);
             }
         }
+        let templates = match crate::notice::Templates::load(root) {
+            Ok(t) => t,
+            Err(d) => {
+                diags.0.extend(d.0);
+                Default::default()
+            }
+        };
+        for t in &templates.list {
+            let rel = t.path.strip_prefix(root).unwrap_or(&t.path);
+            hasher.update(rel.to_string_lossy().as_bytes());
+            hasher.update([0]);
+            hasher.update(t.source.as_bytes());
+            hasher.update([0]);
+        }
         let digest = crate::inventory::load::hex(&hasher.finalize());
         let playbook = Playbook {
             root: root.to_path_buf(),
@@ -140,6 +157,7 @@ impl Playbook {
             modules,
             digest,
             profiles: std::sync::Arc::new(profiles),
+            templates: std::sync::Arc::new(templates),
         };
         if let Err(d) = playbook.check_rule_ids() {
             diags.0.extend(d.0);
