@@ -1073,3 +1073,39 @@ fn a_killed_check_leaves_the_ledger_as_before_or_after() {
     }
     assert!(killed >= 5, "only {killed} runs were killed");
 }
+
+/// `diff --ledger` records its head run, as `check --ledger` would, and
+/// only with the flag: a pre-merge diff under `TRUEUP_LEDGER` writes
+/// nothing.
+#[test]
+fn diff_records_its_head_run_only_when_asked() {
+    let s = Scratch::new(&[("flagged.rhai", RULE), ("routing.rhai", ROUTER)]);
+    let mut p = BTreeMap::new();
+    p.insert("p1".to_string(), "high".to_string());
+    s.snapshot("shop-20261101", "2026-11-01", None, &p);
+    std::fs::rename(s.path().join("snap.yaml"), s.path().join("base.yaml")).unwrap();
+    p.insert("p2".to_string(), "low".to_string());
+    s.snapshot("shop-20261108", "2026-11-08", None, &p);
+    let diff = [
+        "diff",
+        "--base",
+        "base.yaml",
+        "--head",
+        "snap.yaml",
+        "--fail-on",
+        "never",
+    ];
+    assert_eq!(s.run(&diff).status.code(), Some(0));
+    assert!(!s.ledger().exists(), "TRUEUP_LEDGER alone records nothing");
+
+    let out = s.run(&[&diff[..], &["--ledger", "cases.db"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(s.count("SELECT COUNT(*) FROM runs"), 1);
+    let cases = s.cases();
+    assert_eq!(cases.len(), 2, "{cases:?}");
+    assert!(
+        cases.iter().all(|c| c["opened"] == "2026-11-08"),
+        "{cases:?}"
+    );
+    assert_verified(&s);
+}

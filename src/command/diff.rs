@@ -38,6 +38,9 @@ pub struct DiffArgs {
     /// Fail (exit 1) on new or worsened findings at or above this severity, or `never`
     #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = parse_fail_on)]
     pub fail_on: FailOn,
+    /// Record the head run in this case ledger, as `check --ledger` does (never from $TRUEUP_LEDGER)
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
 }
 
 pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
@@ -61,6 +64,24 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
         policies_digest: head_playbook.digest.clone(),
     };
     let mut base_ref = head_ref.clone();
+    // The head run, recorded in the ledger when one is given: its routes
+    // are then dated from each case's opening, as `check --ledger` dates
+    // them.
+    let head_run = |paths: &[PathBuf]| -> anyhow::Result<(Vec<_>, Vec<_>)> {
+        match &args.ledger {
+            None => Ok(evaluate_all(&head_playbook, paths, as_of, waivers.as_ref())),
+            Some(ledger) => {
+                let (e, d, _) = super::evaluate_and_record(
+                    &head_playbook,
+                    waivers.as_ref(),
+                    paths,
+                    as_of,
+                    ledger,
+                )?;
+                Ok((e, d))
+            }
+        }
+    };
     let (title, (base, mut errors), (head, head_errors)) = match (
         &args.base,
         &args.head,
@@ -83,12 +104,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
                     as_of,
                     waivers.as_ref(),
                 ),
-                evaluate_all(
-                    &head_playbook,
-                    std::slice::from_ref(h),
-                    as_of,
-                    waivers.as_ref(),
-                ),
+                head_run(std::slice::from_ref(h))?,
             )
         }
         (None, None, Some(old)) => {
@@ -120,7 +136,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
                     on.join(", ")
                 ),
                 evaluate_all(&base_playbook, &paths, as_of, waivers.as_ref()),
-                evaluate_all(&head_playbook, &paths, as_of, waivers.as_ref()),
+                head_run(&paths)?,
             )
         }
         _ => bail!("give `--base SNAPSHOT --head SNAPSHOT`, or `--base-policies DIR SNAPSHOT...`"),

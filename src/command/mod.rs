@@ -253,3 +253,84 @@ pub fn emit(output: Option<&Path>, text: &str) -> Result<()> {
         }
     }
 }
+
+/// Evaluations, diagnostics, and with a ledger what each run recorded.
+pub type Recorded = (
+    Vec<crate::engine::Evaluation>,
+    Vec<crate::diag::Diagnostic>,
+    Option<Vec<crate::ledger::record::RunOutcome>>,
+);
+
+/// With a ledger: snapshots in date order, each evaluated with its open
+/// cases' dates and recorded, all in one transaction. Any snapshot that
+/// cannot be loaded or evaluated leaves the ledger as it was.
+pub fn evaluate_and_record(
+    playbook: &Playbook,
+    waivers: Option<&WaiverSet>,
+    paths: &[PathBuf],
+    as_of_flag: Option<Date>,
+    ledger_path: &Path,
+) -> anyhow::Result<Recorded> {
+    use crate::ledger::{chain::Appender, record, Access, Ledger};
+    let (mut snaps, errors) = load_all(paths);
+    if !errors.is_empty() {
+        eprintln!(
+            "note: the ledger `{}` was not changed",
+            ledger_path.display()
+        );
+        return Ok((Vec::new(), errors, None));
+    }
+    let as_of = |s: &Arc<Snapshot>| as_of_flag.unwrap_or(s.meta.taken_at);
+    snaps.sort_by(|a, b| as_of(a).cmp(&as_of(b)).then_with(|| a.path.cmp(&b.path)));
+    let mut ledger = Ledger::open(ledger_path, Access::Write)?;
+    let path = ledger.path.clone();
+    let path = path.as_path();
+    let tx = ledger.write()?;
+    let on = |what: &'static str| move |e| crate::ledger::wrap(path, 0, what, e);
+    let mut chain = Appender::start(&tx).map_err(on("cannot read the event chain"))?;
+    let mut evaluations = Vec::new();
+    let mut errors = Vec::new();
+    let mut runs = Vec::new();
+    for snap in snaps {
+        let opened = record::open_since(path, &tx, snap.meta.estate())?;
+        let eval = crate::engine::evaluate(
+            playbook,
+            snap,
+            crate::engine::EvalOptions {
+                as_of: as_of_flag,
+                waivers,
+                opened: Some(&opened),
+            },
+        );
+        match eval {
+            Ok(mut e) => {
+                if errors.is_empty() {
+                    let sha256 = e.snapshot.sha256.clone();
+                    runs.push(record::record(
+                        path,
+                        &tx,
+                        &mut chain,
+                        &mut e,
+                        record::RecordOptions {
+                            policies_digest: &playbook.digest,
+                            sha256: &sha256,
+                            annotate: true,
+                        },
+                    )?);
+                }
+                evaluations.push(e);
+            }
+            Err(d) => errors.extend(d.0),
+        }
+    }
+    if !errors.is_empty() {
+        drop(tx);
+        eprintln!("note: the ledger `{}` was not changed", path.display());
+        return Ok((evaluations, crate::diag::capped(errors), None));
+    }
+    chain
+        .finish(&tx)
+        .map_err(on("cannot record the event chain"))?;
+    Ledger::commit(path, tx)?;
+    Ok((evaluations, errors, Some(runs)))
+}
