@@ -1109,3 +1109,130 @@ fn diff_records_its_head_run_only_when_asked() {
     );
     assert_verified(&s);
 }
+
+/// A rehearsal and the real thing agree: `simulate` over two quiet months
+/// of acme (nothing happens but the passage of time) and `check --ledger`
+/// run on each date the simulation evaluated give every finding the same
+/// opening, resolution and number of reopenings.
+#[test]
+fn simulate_and_daily_checks_with_a_ledger_agree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let acme = root.join("examples/acme.yaml");
+    let policies = root.join("policies");
+    let scenario = dir.path().join("quiet.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name: two quiet months\nsnapshot: {}\nstart: 2026-11-01\nuntil: 2026-12-31\nevents: []\n",
+            acme.display()
+        ),
+    )
+    .unwrap();
+    let trueup = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_trueup"))
+            .args(args)
+            .env_remove("TRUEUP_LEDGER")
+            .output()
+            .expect("trueup runs");
+        assert!(
+            out.status.code().is_some_and(|c| c < 2),
+            "{}",
+            text(&out.stderr)
+        );
+        out
+    };
+    let p = policies.as_os_str();
+    let sim = trueup(&[
+        "simulate".as_ref(),
+        "-p".as_ref(),
+        p,
+        "-f".as_ref(),
+        "json".as_ref(),
+        "--fail-on".as_ref(),
+        "never".as_ref(),
+        scenario.as_os_str(),
+    ]);
+    let sim: Value = serde_json::from_slice(&sim.stdout).unwrap();
+    let sim = &sim["scenarios"][0];
+
+    let ledger = dir.path().join("cases.db");
+    let dates: Vec<&str> = sim["evaluations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(dates.len() > 10, "{dates:?}");
+    for day in &dates {
+        trueup(&[
+            "check".as_ref(),
+            "-p".as_ref(),
+            p,
+            "--as-of".as_ref(),
+            day.as_ref(),
+            "--ledger".as_ref(),
+            ledger.as_os_str(),
+            "--fail-on".as_ref(),
+            "never".as_ref(),
+            acme.as_os_str(),
+        ]);
+    }
+    let cases = trueup(&[
+        "cases".as_ref(),
+        "--ledger".as_ref(),
+        ledger.as_os_str(),
+        "-f".as_ref(),
+        "json".as_ref(),
+    ]);
+    let cases: Value = serde_json::from_slice(&cases.stdout).unwrap();
+
+    // Per finding id: first opened, last resolved (None while open), and
+    // how many times it came back.
+    type Run = (String, Option<String>, usize);
+    let mut rehearsed: BTreeMap<String, Run> = BTreeMap::new();
+    for f in sim["findings"].as_array().unwrap() {
+        let id = f["id"].as_str().unwrap().to_string();
+        let opened = f["opened"].as_str().unwrap().to_string();
+        let resolved = f["resolved"].as_str().map(str::to_string);
+        rehearsed
+            .entry(id)
+            .and_modify(|r| {
+                r.1 = resolved.clone();
+                r.2 += 1;
+            })
+            .or_insert((opened, resolved, 0));
+    }
+    let recorded: BTreeMap<String, Run> = cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["finding"].as_str().unwrap().to_string(),
+                (
+                    c["opened"].as_str().unwrap().to_string(),
+                    c["resolved_on"].as_str().map(str::to_string),
+                    c["reopened"].as_u64().unwrap() as usize,
+                ),
+            )
+        })
+        .collect();
+    assert!(rehearsed.len() > 20, "{} findings", rehearsed.len());
+    assert!(
+        rehearsed.values().any(|r| r.1.is_some()),
+        "time alone resolves some findings (an install spike passes)"
+    );
+    let differ: Vec<String> = rehearsed
+        .iter()
+        .filter(|(id, r)| recorded.get(*id) != Some(r))
+        .map(|(id, r)| format!("{id}: simulate {r:?}, ledger {:?}", recorded.get(id)))
+        .chain(
+            recorded
+                .keys()
+                .filter(|id| !rehearsed.contains_key(*id))
+                .map(|id| format!("{id}: only in the ledger")),
+        )
+        .collect();
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
