@@ -35,6 +35,8 @@ enum Command {
     Simulate(command::simulate::SimulateArgs),
     /// Write a synthetic, deterministic snapshot of N installations (for benchmarks)
     Generate(command::generate::GenerateArgs),
+    /// Import discovery-tool exports into a snapshot, recognising each product
+    Import(command::import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => command::explain::run(args),
         Command::Simulate(args) => command::simulate::run(args),
         Command::Generate(args) => command::generate::run(args),
+        Command::Import(args) => command::import::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

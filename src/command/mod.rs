@@ -5,6 +5,7 @@ pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod generate;
+pub mod import;
 pub mod lint;
 pub mod position;
 pub mod progress;
