@@ -480,3 +480,56 @@ fn the_shipped_recognition_file_recognises_the_cases() {
     assert!(cases.len() >= 40, "only {} cases", cases.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The README's import sample, run in a copy of the examples: what it shows
+/// is what `trueup import` prints, in order (`...` stands for any lines).
+#[test]
+fn the_readme_import_sample_is_what_import_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let block = readme
+        .split("```text\n")
+        .find(|b| b.starts_with("$ trueup import "))
+        .expect("README.md has a `$ trueup import` sample");
+    let block = &block[..block.find("```").expect("the block ends")];
+    let (command, shown) = block.split_once('\n').unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+    std::fs::create_dir_all(dir.path().join("examples/imports")).unwrap();
+    std::fs::copy(
+        root().join("policies/recognition.yaml"),
+        dir.path().join("policies/recognition.yaml"),
+    )
+    .unwrap();
+    for entry in std::fs::read_dir(root().join("examples/imports")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(
+            &path,
+            dir.path()
+                .join("examples/imports")
+                .join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let args: Vec<&str> = command.split_whitespace().skip(2).collect();
+    let run = trueup(dir.path(), &args).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let out: Vec<&str> = run.stderr.lines().collect();
+    let mut at = 0;
+    for (i, part) in shown.split("...\n").enumerate() {
+        let lines: Vec<&str> = part.lines().collect();
+        if lines.is_empty() {
+            continue;
+        }
+        let found = (at..=out.len().saturating_sub(lines.len()))
+            .find(|&k| out[k..k + lines.len()] == lines[..])
+            .filter(|&k| i > 0 || k == 0);
+        match found {
+            Some(k) => at = k + lines.len(),
+            None => panic!(
+                "README.md's import sample is not printed as shown:\n{}\n{}",
+                lines.join("\n"),
+                run.describe()
+            ),
+        }
+    }
+}

@@ -239,8 +239,9 @@ pub fn mecm(b: &mut Builder, files: &[PathBuf], errors: &mut Vec<Diagnostic>) {
         });
         if unlisted > 0 {
             b.note(format!(
-                "{}: {unlisted} rows name a ResourceID that no systems export lists; their device is named by its ResourceID",
-                t.file.display()
+                "{}: {unlisted} {} a ResourceID that no systems export lists; the device is named by its ResourceID",
+                t.file.display(),
+                if unlisted == 1 { "row names" } else { "rows name" }
             ));
         }
     }
