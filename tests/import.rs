@@ -533,3 +533,69 @@ fn the_readme_import_sample_is_what_import_prints() {
         }
     }
 }
+
+// Regression guard: every bad row of a broken export was kept as a message,
+// so a million of them held a million strings; past 10,000 they are counted.
+#[test]
+fn row_problems_past_the_cap_are_counted_not_listed() {
+    let mut csv = String::from("device,publisher,name\nws-1,Adobe,Adobe Acrobat DC\n");
+    for _ in 0..10_005 {
+        csv.push_str(",Tailspin,Orphan\n");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.csv"), csv).unwrap();
+    let (run, text) = import(
+        dir.path(),
+        &[
+            "--from",
+            "csv",
+            "in.csv",
+            "--taken-at",
+            "2026-11-01",
+            "--report",
+            "r.txt",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert!(
+        text.contains("device: ws-1, product: adobe-acrobat-dc"),
+        "{text}"
+    );
+    let report = std::fs::read_to_string(dir.path().join("r.txt")).unwrap();
+    assert!(
+        report.contains("(0 ignored, 0 unrecognised, 10005 row problems)"),
+        "{}",
+        &report[..300]
+    );
+    assert_eq!(
+        report
+            .lines()
+            .filter(|l| l.contains(": the row has no device"))
+            .count(),
+        10_000
+    );
+    assert!(report
+        .contains("note: 5 more row problems are not listed (the report keeps the first 10000)"));
+}
+
+#[test]
+fn a_glob_past_the_wildcard_limit_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.csv"), "device,name\nws-1,X\n").unwrap();
+    let glob = "*a".repeat(70);
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        format!("products:\n  - {{ id: a, name: A, publisher: P }}\nrules:\n  - {{ name: '{glob}', product: a }}\n"),
+    )
+    .unwrap();
+    let (run, _) = import(
+        dir.path(),
+        &["--from", "csv", "in.csv", "--recognition", "r.yaml"],
+    );
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+    assert!(
+        run.stderr.contains("r.yaml:4:13: bad pattern `name`:"),
+        "{}",
+        run.describe()
+    );
+}

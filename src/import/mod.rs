@@ -53,6 +53,10 @@ pub struct Options<'a> {
     pub taken_at: Option<Date>,
 }
 
+/// Row problems kept for the report; past them, only counted, so that an
+/// export of a million bad rows does not hold a million messages.
+pub const MAX_PROBLEMS: usize = 10_000;
+
 /// No product, no version: an index that stands for none.
 const NONE: u32 = u32::MAX;
 
@@ -137,6 +141,7 @@ pub struct Builder<'r> {
     ignored: u64,
     entries: u64,
     problems: Vec<(u16, u64, String)>,
+    more_problems: u64,
     notes: Vec<String>,
 }
 
@@ -161,6 +166,7 @@ impl<'r> Builder<'r> {
             ignored: 0,
             entries: 0,
             problems: Vec::new(),
+            more_problems: 0,
             notes: Vec::new(),
         }
     }
@@ -347,7 +353,11 @@ impl<'r> Builder<'r> {
 
     /// A row that could not be read, or part of one that was left out.
     pub fn problem(&mut self, file: u16, line: u64, message: impl Into<String>) {
-        self.problems.push((file, line, message.into()));
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push((file, line, message.into()));
+        } else {
+            self.more_problems += 1;
+        }
     }
 
     /// Something the report should say about a whole file.
@@ -431,6 +441,12 @@ impl<'r> Builder<'r> {
             same
         });
         let merged = before - self.installs.len();
+        if self.more_problems > 0 {
+            self.notes.push(format!(
+                "{} more row problems are not listed (the report keeps the first {MAX_PROBLEMS})",
+                self.more_problems
+            ));
+        }
         let mut used = vec![false; products.len()];
         for i in &self.installs {
             used[i.product as usize] = true;
@@ -463,6 +479,7 @@ impl<'r> Builder<'r> {
                     first: format!("{}:{l}", files[f as usize]),
                 })
                 .collect(),
+            problem_count: self.problems.len() as u64 + self.more_problems,
             problems: self
                 .problems
                 .iter()
@@ -549,8 +566,10 @@ pub struct Report {
     pub merged: usize,
     /// Most frequent first.
     pub unrecognised: Vec<Unrecognised>,
-    /// `FILE:LINE: message`, sorted.
+    /// `FILE:LINE: message`, sorted; at most [`MAX_PROBLEMS`].
     pub problems: Vec<String>,
+    /// Row problems in all, listed or not.
+    pub problem_count: u64,
     pub notes: Vec<String>,
 }
 
@@ -571,7 +590,7 @@ impl Report {
             self.entries,
             self.ignored,
             self.unrecognised_entries(),
-            self.problems.len(),
+            self.problem_count,
         )
     }
 
