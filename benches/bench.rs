@@ -565,7 +565,7 @@ impl Lcg {
 fn import_inputs(dir: &Path) -> std::io::Result<(PathBuf, PathBuf, PathBuf)> {
     use std::io::Write;
     std::fs::create_dir_all(dir)?;
-    let software = dir.join("mecm-software-1M.csv");
+    let software = dir.join("mecm-software-1M-v2.csv");
     let systems = dir.join("mecm-systems.csv");
     let rules = dir.join("recognition-500.yaml");
     if software.exists() && systems.exists() && rules.exists() {
@@ -615,26 +615,41 @@ fn import_inputs(dir: &Path) -> std::io::Result<(PathBuf, PathBuf, PathBuf)> {
         .map(|i| {
             let k = g.next(IMPORT_RULES - ignores);
             let v = k % vendors;
-            let version = format!("{}.{}.{}", 1 + g.next(20), g.next(10), g.next(1000));
+            let version = format!(
+                "{}.{}.{}.{}",
+                1 + g.next(20),
+                g.next(10),
+                g.next(1000),
+                g.next(10_000)
+            );
             match i % 10 {
                 0..=5 if k % 4 == 0 => (
-                    format!("Vendor{v:03} Suite {k:03} {} (64-bit)", 2018 + g.next(8)),
-                    format!("Vendor{v:03} Software Inc."),
+                    format!(
+                        "Vendor{v:03} Suite {k:03} {} (64-bit) - English (United States)",
+                        2018 + g.next(8)
+                    ),
+                    format!("Vendor{v:03} Software Incorporated"),
                     version,
                 ),
                 0..=5 => (
-                    format!("Vendor{v:03} Tool {k:03} Edition {}", g.next(9)),
-                    format!("Vendor{v:03} Software Inc."),
+                    format!(
+                        "Vendor{v:03} Tool {k:03} Edition {} Workstation (x64) - en-us",
+                        g.next(9)
+                    ),
+                    format!("Vendor{v:03} Software Incorporated"),
                     version,
                 ),
                 6 | 7 => (
-                    format!("Runtime {:02} Redistributable {i}", g.next(ignores)),
-                    "Platform Corp".to_string(),
+                    format!(
+                        "Runtime {:02} Redistributable Package (x64) - 14.{i}",
+                        g.next(ignores)
+                    ),
+                    "Platform Corporation".to_string(),
                     version,
                 ),
                 _ => (
-                    format!("Unknown Utility {i}"),
-                    format!("Small Vendor {}", g.next(500)),
+                    format!("Unknown Line-of-Business Utility {i} (64-bit)"),
+                    format!("Small Vendor {} Limited", g.next(500)),
                     version,
                 ),
             }

@@ -599,3 +599,28 @@ fn a_glob_past_the_wildcard_limit_is_refused_at_its_line() {
         run.describe()
     );
 }
+
+// Regression guard: a Windows-1252 export's unassigned byte 0x81 reads as the
+// C1 control U+0081, which YAML does not allow raw; written as it was, the
+// snapshot did not load.
+#[test]
+fn windows_1252_exports_read_and_what_yaml_cannot_hold_is_escaped() {
+    let mut bytes = b"device,publisher,name\nws-\x81,Tailspin,Tailspin Notes \x96 Pro\nws-2,Adobe,Adobe Acrobat DC\n".to_vec();
+    bytes.extend_from_slice(b"ws-3,Adobe,\"Adobe Acrobat DC\"\n");
+    let (run, text) = import_csv(&bytes);
+    assert!(
+        text.contains("{ id: \"ws-\\u0081\", sources: [\"in.csv:2\"] }"),
+        "{text}"
+    );
+    assert!(
+        run.stderr.contains("`Tailspin Notes – Pro`"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr
+            .contains("in.csv: not UTF-8; read as Windows-1252"),
+        "{}",
+        run.describe()
+    );
+}

@@ -22,8 +22,33 @@ pub fn scalar(text: &str) -> std::borrow::Cow<'_, str> {
     if plain {
         std::borrow::Cow::Borrowed(text)
     } else {
-        std::borrow::Cow::Owned(serde_json::to_string(text).expect("a string serializes"))
+        std::borrow::Cow::Owned(format!("\"{}\"", escape(text)))
     }
+}
+
+/// The inside of a double-quoted YAML scalar: `"` and `\` escaped, and
+/// every character YAML does not allow as it is (C0 and C1 controls, DEL,
+/// the byte-order mark, the Unicode line and paragraph separators) written
+/// as `\uXXXX`, so that whatever an export holds, the snapshot loads.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        matches!(c, '"' | '\\')
+            || c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+    };
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if bad(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn opt_date(out: &mut String, key: &str, d: Option<Date>) {
@@ -155,11 +180,7 @@ pub fn snapshot(imp: &Imported, w: &mut dyn Write) -> io::Result<()> {
         .iter()
         .map(|t| scalar(t).into_owned())
         .collect();
-    let files: Vec<String> = imp
-        .files
-        .iter()
-        .map(|f| f.replace('\\', "\\\\").replace('"', "\\\""))
-        .collect();
+    let files: Vec<String> = imp.files.iter().map(|f| escape(f).into_owned()).collect();
     let batches: Vec<String> = imp
         .installs
         .par_chunks(BATCH)
@@ -217,5 +238,6 @@ mod tests {
         assert_eq!(scalar("a: b"), "\"a: b\"");
         assert_eq!(scalar("-x"), "\"-x\"");
         assert_eq!(scalar("Café \"x\""), "\"Café \\\"x\\\"\"");
+        assert_eq!(scalar("a\u{81}b\u{7}"), "\"a\\u0081b\\u0007\"");
     }
 }
