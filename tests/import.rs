@@ -170,7 +170,7 @@ fn csv_with_a_mapping_and_purchases_import() {
     // A purchase names its product by id, or by a name the rules recognise.
     assert!(text.contains("{ id: PO-4411-2, contract: MS-EA-2025, product: ms-visio-pro, metric: device, quantity: 1"), "{text}");
     assert!(
-        text.contains("{ id: MS-EA-2025, publisher: Microsoft, source: "),
+        text.contains("{ id: MS-EA-2025, publisher: Microsoft, start: 2025-01-01, end: 2027-12-31, source: "),
         "{text}"
     );
     // A purchase with no quantity is a row problem, not a failed import.
@@ -623,4 +623,65 @@ fn windows_1252_exports_read_and_what_yaml_cannot_hold_is_escaped() {
         "{}",
         run.describe()
     );
+}
+
+#[test]
+fn purchases_give_contracts_their_term_and_status() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.csv"),
+        "contract,contract_start,contract_end,contract_status,terminated_on,product,metric,quantity\n\
+         EA-1,2025-01-01,2027-12-31,,,ms-office-proplus,device,2\n\
+         EA-1,,,,,ms-visio-pro,device,1\n\
+         EA-1,2025-02-01,,,,ms-project-pro,device,1\n\
+         OLD-9,,,terminated,,adobe-acrobat-dc,user,1\n\
+         OLD-8,2020-01-01,,terminated,2026-06-30,autodesk-autocad,device,1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("in.csv"),
+        "device,publisher,name\nws-1,Adobe,Adobe Acrobat DC\n",
+    )
+    .unwrap();
+    let (run, text) = import(
+        dir.path(),
+        &[
+            "--from",
+            "csv",
+            "in.csv",
+            "--entitlements",
+            "p.csv",
+            "--taken-at",
+            "2026-11-01",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    check_accepts(dir.path());
+    // The first purchase gives the term; a later one with none agrees.
+    assert!(text.contains("{ id: EA-1, publisher: Microsoft, start: 2025-01-01, end: 2027-12-31, source: \"p.csv:2\" }"), "{text}");
+    assert!(
+        text.contains("{ id: EA-1-3, contract: EA-1, product: ms-visio-pro"),
+        "{text}"
+    );
+    // One that says otherwise is reported, and still imported under the first term.
+    assert!(
+        run.stderr.contains(
+            "p.csv:4: contract `EA-1` has another term or status than at line 2; the first is kept"
+        ),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        text.contains("{ id: EA-1-4, contract: EA-1, product: ms-project-pro"),
+        "{text}"
+    );
+    // A terminated contract needs its date, as in a snapshot.
+    assert!(
+        run.stderr
+            .contains("p.csv:5: a terminated contract needs `terminated_on`"),
+        "{}",
+        run.describe()
+    );
+    assert!(!text.contains("OLD-9"), "{text}");
+    assert!(text.contains("{ id: OLD-8, publisher: Autodesk, start: 2020-01-01, status: terminated, terminated_on: 2026-06-30, source: \"p.csv:6\" }"), "{text}");
 }

@@ -54,6 +54,10 @@ pub const ENTITLEMENT_FIELDS: &[&str] = &[
     "end",
     "maintenance_end",
     "perpetual",
+    "contract_start",
+    "contract_end",
+    "contract_status",
+    "terminated_on",
 ];
 
 /// Columns named for fields: `columns[i]` is the header of `fields[i]`.

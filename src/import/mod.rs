@@ -108,6 +108,9 @@ pub(crate) struct Contract {
     pub publisher: Option<String>,
     pub start: Option<Date>,
     pub end: Option<Date>,
+    /// `active` (left out), `terminated` or `expired`.
+    pub status: Option<&'static str>,
+    pub terminated_on: Option<Date>,
     pub file: u16,
     pub line: u64,
 }

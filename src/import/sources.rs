@@ -534,13 +534,70 @@ pub fn purchases(b: &mut Builder, path: &Path, mapping: &Mapping, errors: &mut V
             .filter(|p| !p.is_empty())
             .unwrap_or(recognition.products[product].publisher.as_str())
             .to_string();
-        b.contracts.entry(contract.to_string()).or_insert(Contract {
+        // The contract's own term and status: from its first purchase; a
+        // later purchase that says otherwise is reported.
+        let mut terms = [None; 3];
+        for (i, f) in ["contract_start", "contract_end", "terminated_on"].into_iter().enumerate() {
+            match read::date(row.get(at(f)), order) {
+                Cell::Date(d) => terms[i] = Some(d),
+                Cell::Empty => {}
+                Cell::Bad => {
+                    return b.problem(
+                        file,
+                        line,
+                        format!("`{f}` `{}` is not a date trueup reads", shorten(row.get(at(f)))),
+                    )
+                }
+            }
+        }
+        let [c_start, c_end, terminated_on] = terms;
+        let status = match row.get(at("contract_status")).to_lowercase().as_str() {
+            "" | "active" => None,
+            "terminated" => Some("terminated"),
+            "expired" => Some("expired"),
+            other => {
+                return b.problem(
+                    file,
+                    line,
+                    format!("contract status `{}` is none of active, terminated, expired", shorten(other)),
+                )
+            }
+        };
+        if status == Some("terminated") && terminated_on.is_none() {
+            return b.problem(file, line, "a terminated contract needs `terminated_on`");
+        }
+        if let (Some(s), Some(e)) = (c_start, c_end) {
+            if e < s {
+                return b.problem(file, line, format!("the contract ends ({e}) before it starts ({s})"));
+            }
+        }
+        let this = Contract {
             publisher: Some(publisher),
-            start: None,
-            end: None,
+            start: c_start,
+            end: c_end,
+            status,
+            terminated_on,
             file,
             line,
-        });
+        };
+        match b.contracts.get(contract) {
+            Some(first)
+                if (this.start, this.end, this.status, this.terminated_on) != (None, None, None, None)
+                    && (first.start, first.end, first.status, first.terminated_on)
+                        != (this.start, this.end, this.status, this.terminated_on) =>
+            {
+                let first_line = first.line;
+                b.problem(
+                    file,
+                    line,
+                    format!("contract `{contract}` has another term or status than at line {first_line}; the first is kept"),
+                );
+            }
+            Some(_) => {}
+            None => {
+                b.contracts.insert(contract.to_string(), this);
+            }
+        }
         b.entitlements.push(Entitlement {
             id,
             contract: contract.to_string(),

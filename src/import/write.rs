@@ -104,6 +104,10 @@ pub fn snapshot(imp: &Imported, w: &mut dyn Write) -> io::Result<()> {
             }
             opt_date(&mut head, "start", c.start);
             opt_date(&mut head, "end", c.end);
+            if let Some(status) = c.status {
+                head.push_str(&format!(", status: {status}"));
+            }
+            opt_date(&mut head, "terminated_on", c.terminated_on);
             head.push_str(&format!(", source: {} }}\n", src(c.file, c.line)));
         }
     }
