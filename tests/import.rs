@@ -170,7 +170,9 @@ fn csv_with_a_mapping_and_purchases_import() {
     // A purchase names its product by id, or by a name the rules recognise.
     assert!(text.contains("{ id: PO-4411-2, contract: MS-EA-2025, product: ms-visio-pro, metric: device, quantity: 1"), "{text}");
     assert!(
-        text.contains("{ id: MS-EA-2025, publisher: Microsoft, start: 2025-01-01, end: 2027-12-31, source: "),
+        text.contains(
+            "{ id: MS-EA-2025, publisher: Microsoft, start: 2025-01-01, end: 2027-12-31, source: "
+        ),
         "{text}"
     );
     // A purchase with no quantity is a row problem, not a failed import.
@@ -684,4 +686,32 @@ fn purchases_give_contracts_their_term_and_status() {
     );
     assert!(!text.contains("OLD-9"), "{text}");
     assert!(text.contains("{ id: OLD-8, publisher: Autodesk, start: 2020-01-01, status: terminated, terminated_on: 2026-06-30, source: \"p.csv:6\" }"), "{text}");
+}
+
+// Regression guard: files of one source were read in argument order, so the
+// record kept for an installation two files repeat, and the device's cores,
+// depended on which file was named first.
+#[test]
+fn which_record_is_kept_does_not_depend_on_argument_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.csv"),
+        "device,publisher,name,cores\nws-1,Adobe,Adobe Acrobat DC,4\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.csv"),
+        "device,publisher,name,cores\n\nWS-1,Adobe,Adobe Acrobat DC,8\n",
+    )
+    .unwrap();
+    let base = ["--from", "csv", "--taken-at", "2026-11-01"];
+    let (_, ab) = import(dir.path(), &[&base[..], &["a.csv", "b.csv"]].concat());
+    let (_, ba) = import(dir.path(), &[&base[..], &["b.csv", "a.csv"]].concat());
+    assert_eq!(ab, ba);
+    assert!(
+        ab.contains("{ id: WS-1, cores: 4, sources: [\"a.csv:2\", \"b.csv:3\"] }"),
+        "{ab}"
+    );
+    assert!(ab.contains("source: \"a.csv:2\" }"), "{ab}");
+    assert_eq!(ab.matches("product: adobe-acrobat-dc").count(), 1, "{ab}");
 }

@@ -650,12 +650,16 @@ pub fn import(opts: &Options) -> Result<Imported, Vec<Diagnostic>> {
     // One source after another, in this order, so that which source a
     // device's counts come from never depends on the order of the arguments.
     for source in [Source::Mecm, Source::Intune, Source::Osquery, Source::Csv] {
-        let files: Vec<PathBuf> = opts
+        // Sorted, so that neither which record of a repeated installation
+        // is kept nor whose counts a device gets depends on argument order.
+        let mut files: Vec<PathBuf> = opts
             .files
             .iter()
             .filter(|(s, _)| *s == source)
             .map(|(_, f)| f.clone())
             .collect();
+        files.sort();
+        files.dedup();
         if files.is_empty() {
             continue;
         }
