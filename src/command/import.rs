@@ -63,6 +63,14 @@ pub fn run(args: ImportArgs) -> anyhow::Result<u8> {
             }
         }
     }
+    // Records name their file by a 16-bit index.
+    if files.len() + 1 > usize::from(u16::MAX) {
+        anyhow::bail!(
+            "{} files to import; trueup imports at most {} in one run",
+            files.len(),
+            u16::MAX - 1
+        );
+    }
     let recognition_path = args
         .recognition
         .clone()
