@@ -715,3 +715,21 @@ fn which_record_is_kept_does_not_depend_on_argument_order() {
     assert!(ab.contains("source: \"a.csv:2\" }"), "{ab}");
     assert_eq!(ab.matches("product: adobe-acrobat-dc").count(), 1, "{ab}");
 }
+
+#[test]
+fn more_files_than_records_can_name_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d");
+    std::fs::create_dir(&d).unwrap();
+    for i in 0..65_535 {
+        std::fs::write(d.join(format!("{i}.csv")), "").unwrap();
+    }
+    let (run, _) = import(dir.path(), &["--from", "csv", "d/*.csv"]);
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+    assert!(
+        run.stderr
+            .contains("65535 files to import; trueup imports at most 65534 in one run"),
+        "{}",
+        run.describe()
+    );
+}

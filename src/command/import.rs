@@ -49,6 +49,7 @@ pub struct ImportArgs {
 
 pub fn run(args: ImportArgs) -> anyhow::Result<u8> {
     let mut files = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for arg in &args.files {
         let (source, pattern) = match arg.split_once(':') {
             Some((s, rest)) => match Source::from_str(s, false) {
@@ -58,7 +59,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<u8> {
             None => (args.from, arg.as_str()),
         };
         for f in expand(&[pattern.to_string()])? {
-            if !files.contains(&(source, f.clone())) {
+            if seen.insert((source, f.clone())) {
                 files.push((source, f));
             }
         }

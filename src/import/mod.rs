@@ -27,7 +27,7 @@ pub use mapping::Mapping;
 pub use recognition::{Outcome, Recognition};
 
 /// The discovery tools trueup reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Source {
     /// Configuration Manager CSV exports: installed software and systems
     Mecm,
@@ -127,6 +127,7 @@ enum Memo {
 pub struct Builder<'r> {
     recognition: &'r Recognition,
     pub(crate) files: Vec<String>,
+    file_ix: HashMap<String, u16>,
     pub(crate) tools: Vec<String>,
     pub(crate) devices: Vec<Device>,
     by_name: HashMap<String, u32>,
@@ -153,6 +154,7 @@ impl<'r> Builder<'r> {
         Builder {
             recognition,
             files: Vec::new(),
+            file_ix: HashMap::new(),
             tools: Vec::new(),
             devices: Vec::new(),
             by_name: HashMap::new(),
@@ -181,13 +183,12 @@ impl<'r> Builder<'r> {
     /// The index of an input file, as its records name it.
     pub fn file(&mut self, path: &Path) -> u16 {
         let name = path.display().to_string();
-        match self.files.iter().position(|f| *f == name) {
-            Some(i) => i as u16,
-            None => {
-                self.files.push(name);
-                (self.files.len() - 1) as u16
-            }
+        let next = self.files.len() as u16;
+        let i = *self.file_ix.entry(name.clone()).or_insert(next);
+        if i == next {
+            self.files.push(name);
         }
+        i
     }
 
     /// The index of a tool name (`discovered_by`), listed in `sources`.
