@@ -46,17 +46,33 @@ fn main() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         match what.as_str() {
             "yardstick" => yardstick(&path),
+            "load" => load_only(&path),
             _ => phases(&root, &path),
         }
         return;
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    // `ledger` selects the case-ledger measurement, alone or with sizes.
-    let with_ledger = std::env::args().skip(1).any(|a| a == "ledger");
+    // `ledger` selects the case-ledger measurement, alone or with sizes;
+    // `import` the import benchmark, at 1M rows only; alone, it runs
+    // nothing else.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let with_ledger = args.iter().any(|a| a == "ledger");
+    if args.iter().any(|a| a == "import") {
+        if let Err(e) = import_bench(&root) {
+            eprintln!("error: import: {e}");
+            std::process::exit(2);
+        }
+        if !args
+            .iter()
+            .any(|a| !a.starts_with('-') && a != "import")
+        {
+            return;
+        }
+    }
     // `cargo bench` passes `--bench`; anything else that is a size selects it.
-    let mut sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-') && a != "ledger")
+    let mut sizes: Vec<usize> = args
+        .into_iter()
+        .filter(|a| !a.starts_with('-') && a != "import" && a != "ledger")
         .filter_map(|a| {
             let s = parse_size(&a);
             if s.is_none() {
@@ -135,6 +151,16 @@ fn yardstick(path: &Path) {
     let secs = start.elapsed().as_secs_f64();
     report_row("serde_yaml → Value (yardstick)", secs);
     drop(v);
+}
+
+fn load_only(path: &Path) {
+    let start = Instant::now();
+    let snapshot = trueup::inventory::load(path).expect("the snapshot loads");
+    report_row(
+        "load (read, parse, validate)",
+        start.elapsed().as_secs_f64(),
+    );
+    drop(snapshot);
 }
 
 fn phases(root: &Path, path: &Path) {
@@ -824,4 +850,203 @@ fn check(inv) {
         db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }
+}
+
+// ---- import ----
+
+/// Rows of the generated installed-software export.
+const IMPORT_ROWS: usize = 1_000_000;
+/// Recognition rules, products, and distinct raw entries in the export.
+const IMPORT_RULES: usize = 500;
+const IMPORT_DEVICES: usize = 40_000;
+const IMPORT_DISTINCT: usize = 20_000;
+
+/// A tiny deterministic generator (64-bit LCG), for the import inputs.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+/// Writes the import inputs once: a Configuration Manager installed-software
+/// export of 1M rows and its systems export, and a recognition file of 500
+/// rules (globs and regexes, 100 publishers, some `ignore`).
+fn import_inputs(dir: &Path) -> std::io::Result<(PathBuf, PathBuf, PathBuf)> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let software = dir.join("mecm-software-1M-v2.csv");
+    let systems = dir.join("mecm-systems.csv");
+    let rules = dir.join("recognition-500.yaml");
+    if software.exists() && systems.exists() && rules.exists() {
+        return Ok((software, systems, rules));
+    }
+    eprintln!("generating {} ...", software.display());
+    let vendors = 100;
+    let mut r = String::from("products:\n");
+    let ignores = 20;
+    for k in 0..IMPORT_RULES - ignores {
+        r.push_str(&format!(
+            "  - {{ id: p{k:03}, name: Product {k:03}, publisher: Vendor{:03} }}\n",
+            k % vendors
+        ));
+    }
+    r.push_str("rules:\n");
+    for k in 0..IMPORT_RULES - ignores {
+        let v = k % vendors;
+        if k % 4 == 0 {
+            r.push_str(&format!(
+                "  - {{ publisher: \"Vendor{v:03}*\", name: \"/^Vendor{v:03} Suite {k:03} (?P<version>\\\\d+)/\", product: p{k:03} }}\n"
+            ));
+        } else {
+            r.push_str(&format!(
+                "  - {{ publisher: \"Vendor{v:03}*\", name: \"Vendor{v:03} Tool {k:03}*\", product: p{k:03} }}\n"
+            ));
+        }
+    }
+    for k in 0..ignores {
+        r.push_str(&format!(
+            "  - {{ name: \"Runtime {k:02} *\", ignore: true }}\n"
+        ));
+    }
+    std::fs::write(&rules, r)?;
+    let mut w = BufWriter::new(std::fs::File::create(&systems)?);
+    writeln!(
+        w,
+        "ResourceID,Name0,NumberOfCores0,NumberOfProcessors0,LastHWScan"
+    )?;
+    for d in 0..IMPORT_DEVICES {
+        writeln!(w, "{},WS-{d:05},8,1,10/30/2026 8:12:44 AM", 16_777_216 + d)?;
+    }
+    drop(w);
+    let mut g = Lcg(SEED);
+    // Distinct entries: 60% recognised, 20% noise, 20% no rule knows.
+    let pool: Vec<(String, String, String)> = (0..IMPORT_DISTINCT)
+        .map(|i| {
+            let k = g.next(IMPORT_RULES - ignores);
+            let v = k % vendors;
+            let version = format!(
+                "{}.{}.{}.{}",
+                1 + g.next(20),
+                g.next(10),
+                g.next(1000),
+                g.next(10_000)
+            );
+            match i % 10 {
+                0..=5 if k % 4 == 0 => (
+                    format!(
+                        "Vendor{v:03} Suite {k:03} {} (64-bit) - English (United States)",
+                        2018 + g.next(8)
+                    ),
+                    format!("Vendor{v:03} Software Incorporated"),
+                    version,
+                ),
+                0..=5 => (
+                    format!(
+                        "Vendor{v:03} Tool {k:03} Edition {} Workstation (x64) - en-us",
+                        g.next(9)
+                    ),
+                    format!("Vendor{v:03} Software Incorporated"),
+                    version,
+                ),
+                6 | 7 => (
+                    format!(
+                        "Runtime {:02} Redistributable Package (x64) - 14.{i}",
+                        g.next(ignores)
+                    ),
+                    "Platform Corporation".to_string(),
+                    version,
+                ),
+                _ => (
+                    format!("Unknown Line-of-Business Utility {i} (64-bit)"),
+                    format!("Small Vendor {} Limited", g.next(500)),
+                    version,
+                ),
+            }
+        })
+        .collect();
+    let tmp = software.with_extension("csv.tmp");
+    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+    writeln!(
+        w,
+        "ResourceID,ARPDisplayName0,ProductName0,ProductVersion0,Publisher0,InstallDate0"
+    )?;
+    for _ in 0..IMPORT_ROWS {
+        let (name, publisher, version) = &pool[g.next(pool.len())];
+        let d = 16_777_216 + g.next(IMPORT_DEVICES);
+        let date = format!(
+            "20{:02}{:02}{:02}",
+            20 + g.next(7),
+            1 + g.next(12),
+            1 + g.next(28)
+        );
+        writeln!(
+            w,
+            "{d},\"{name}\",\"{name}\",{version},\"{publisher}\",{date}"
+        )?;
+    }
+    drop(w);
+    std::fs::rename(&tmp, &software)?;
+    Ok((software, systems, rules))
+}
+
+/// `trueup import` of the 1M-row export with 500 rules, against loading
+/// the snapshot it writes.
+fn import_bench(root: &Path) -> Result<(), String> {
+    let dir = root.join("target").join("bench").join("import");
+    let (software, systems, rules) = import_inputs(&dir).map_err(|e| e.to_string())?;
+    let out = dir.join("imported-1M.yaml");
+    let size = std::fs::metadata(&software)
+        .map_err(|e| e.to_string())?
+        .len();
+    let (import, peak) = command(
+        root,
+        &[
+            "import".as_ref(),
+            "--from".as_ref(),
+            "mecm".as_ref(),
+            software.as_os_str(),
+            systems.as_os_str(),
+            "--recognition".as_ref(),
+            rules.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
+    )?;
+    let (rows, _) = child("load", &out)?;
+    let load = rows.first().map_or(f64::NAN, |r| r.secs);
+    let snapshot = std::fs::metadata(&out).map_err(|e| e.to_string())?.len();
+    let ratio = import / load;
+    println!();
+    println!(
+        "### import: {} installed-software rows ({:.0} MB of CSV), {IMPORT_RULES} rules, {IMPORT_DEVICES} devices",
+        label(IMPORT_ROWS),
+        size as f64 / 1e6
+    );
+    println!();
+    println!("| phase | seconds | peak memory |");
+    println!("|---|---:|---:|");
+    let mb = |p: Option<u64>| p.map_or("n/a".into(), |b| format!("{:.0} MB", b as f64 / 1e6));
+    println!(
+        "| `trueup import` (whole process) | {import:.3} | {} |",
+        mb(peak)
+    );
+    println!(
+        "| load of the snapshot it writes ({:.0} MB) | {load:.3} | {} |",
+        snapshot as f64 / 1e6,
+        mb(rows.first().and_then(|r| r.peak))
+    );
+    println!();
+    println!("| measured | ratio (target) | met |");
+    println!("|---|---|---|");
+    println!(
+        "| import at 1M: {import:.2} s, loading its snapshot {load:.2} s | {ratio:.2}× (≤ 1.5×) | {} |",
+        if ratio <= 1.5 { "yes" } else { "**no**" }
+    );
+    Ok(())
 }

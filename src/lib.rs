@@ -15,6 +15,7 @@ pub mod engine;
 pub mod explain;
 pub mod fsutil;
 pub mod generate;
+pub mod import;
 pub mod inventory;
 pub mod ledger;
 pub mod lint;

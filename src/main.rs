@@ -43,6 +43,8 @@ enum Command {
     Ledger(command::ledger::LedgerArgs),
     /// Write a synthetic, deterministic snapshot of N installations (for benchmarks)
     Generate(command::generate::GenerateArgs),
+    /// Import discovery-tool exports into a snapshot, recognising each product
+    Import(command::import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Cases(args) => command::cases::list(args),
         Command::Case(args) => command::cases::case(args),
         Command::Ledger(args) => command::ledger::run(args),
+        Command::Import(args) => command::import::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

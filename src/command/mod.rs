@@ -7,6 +7,7 @@ pub mod diff;
 pub mod explain;
 pub mod generate;
 pub mod ledger;
+pub mod import;
 pub mod lint;
 pub mod notice;
 pub mod position;

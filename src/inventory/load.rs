@@ -527,11 +527,13 @@ impl<'p> Builder<'p> {
                 let Some(f) = Fields::of(
                     node,
                     "product",
-                    &["id", "name", "publisher", "risk_tier", "covers"],
+                    &["id", "name", "publisher", "risk_tier", "covers", "source"],
                     s,
                 ) else {
                     return;
                 };
+                // Where the record came from (`trueup import` writes it): text, unread.
+                f.str("source", s);
                 let id = f.req_str("id", s);
                 let name = f.str("name", s);
                 let publisher = f.str("publisher", s);
@@ -571,10 +573,13 @@ impl<'p> Builder<'p> {
                     "true_up",
                     "audit_notice_days",
                     "exempt_environments",
+                    "source",
                 ];
                 let Some(f) = Fields::of(node, "contract", names, s) else {
                     return;
                 };
+                // Where the record came from (`trueup import` writes it): text, unread.
+                f.str("source", s);
                 let id = f.req_str("id", s);
                 let publisher = f.str("publisher", s);
                 let start = f.date("start", s);
@@ -628,10 +633,13 @@ impl<'p> Builder<'p> {
                     "maintenance_end",
                     "perpetual",
                     "priority",
+                    "source",
                 ];
                 let Some(f) = Fields::of(node, "entitlement", names, s) else {
                     return;
                 };
+                // Where the record came from (`trueup import` writes it): text, unread.
+                f.str("source", s);
                 let id = f.req_str("id", s);
                 let contract = f.req_str("contract", s);
                 let product = f.req_str("product", s);
@@ -702,10 +710,15 @@ impl<'p> Builder<'p> {
                     "last_seen",
                     "cpu",
                     "cluster",
+                    "source",
+                    "sources",
                 ];
                 let Some(f) = Fields::of(node, "device", names, s) else {
                     return;
                 };
+                // Where the record came from (`trueup import` writes it): text, unread.
+                f.str("source", s);
+                f.str_list("sources", s);
                 let id = f.req_str("id", s);
                 let environment = f.str("environment", s);
                 let cores = f.count("cores", s);
@@ -735,9 +748,11 @@ impl<'p> Builder<'p> {
                 self.devices.push(device);
             }
             "users" => {
-                let Some(f) = Fields::of(node, "user", &["id", "active"], s) else {
+                let Some(f) = Fields::of(node, "user", &["id", "active", "source"], s) else {
                     return;
                 };
+                // Where the record came from (`trueup import` writes it): text, unread.
+                f.str("source", s);
                 let id = f.req_str("id", s);
                 let active = f.bool("active", s).unwrap_or(true);
                 if let Some(id) = id {
@@ -758,10 +773,13 @@ impl<'p> Builder<'p> {
                     "removed_on",
                     "user",
                     "discovered_by",
+                    "source",
                 ];
                 let Some(f) = Fields::of(node, "installation", names, s) else {
                     return;
                 };
+                // Where the record came from (`trueup import` writes it): text, unread.
+                f.str("source", s);
                 let device = f.req_str("device", s);
                 let product = f.req_str("product", s);
                 let version = f.str("version", s);
@@ -792,10 +810,18 @@ impl<'p> Builder<'p> {
                 }
             }
             "usage" => {
-                let names = &["product", "period", "peak_concurrent", "active_users"];
+                let names = &[
+                    "product",
+                    "period",
+                    "peak_concurrent",
+                    "active_users",
+                    "source",
+                ];
                 let Some(f) = Fields::of(node, "usage record", names, s) else {
                     return;
                 };
+                // Where the record came from (`trueup import` writes it): text, unread.
+                f.str("source", s);
                 let product = f.req_str("product", s);
                 let period = f.req_str("period", s);
                 if let Some(p) = period {
