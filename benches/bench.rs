@@ -62,10 +62,7 @@ fn main() {
             eprintln!("error: import: {e}");
             std::process::exit(2);
         }
-        if !args
-            .iter()
-            .any(|a| !a.starts_with('-') && a != "import")
-        {
+        if !args.iter().any(|a| !a.starts_with('-') && a != "import") {
             return;
         }
     }

@@ -134,17 +134,11 @@ struct Env<'a> {
 
 impl<'a> Env<'a> {
     fn new(snap: &'a Snapshot, profiles: &'a Profiles) -> Self {
-        let mut clusters: SymMap<Vec<Sym>> = SymMap::default();
-        if profiles.iter().next().is_some() {
-            for d in &snap.devices {
-                if let Some(c) = d.cluster {
-                    clusters.entry(c).or_default().push(d.id);
-                }
-            }
-            for hosts in clusters.values_mut() {
-                hosts.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
-            }
-        }
+        let clusters = if profiles.iter().next().is_some() {
+            profile::clusters(snap)
+        } else {
+            SymMap::default()
+        };
         Env {
             snap,
             profiles,

@@ -158,6 +158,19 @@ impl Profile {
         out
     }
 
+    /// Which sizes of a licensed device this profile needs but the
+    /// snapshot does not record: (cores, sockets). Either makes its units
+    /// a lower bound.
+    pub fn missing(&self, snap: &Snapshot, device: Sym) -> (bool, bool) {
+        let d = snap.device(device);
+        let vm = d.is_some_and(|d| d.virtual_host.is_some()) && self.virtual_ == Virtual::Vm;
+        let cores = self.counts == Counts::Cores && d.and_then(|d| d.cores).is_none();
+        let sockets = matches!(self.counts, Counts::Cores | Counts::Sockets)
+            && !vm
+            && d.and_then(|d| d.sockets).is_none();
+        (cores, sockets)
+    }
+
     /// What one licensed device needs (see docs/reference.md, "Metric
     /// profiles"); `working` is left empty.
     pub fn units(&self, snap: &Snapshot, device: Sym) -> Units {
@@ -255,6 +268,20 @@ impl Profile {
             working: working.0.map(|w| w.join(", ")).unwrap_or_default(),
         }
     }
+}
+
+/// Each cluster's listed hosts, in id order: what `virtual: host` pulls in.
+pub fn clusters(snap: &Snapshot) -> SymMap<Vec<Sym>> {
+    let mut clusters: SymMap<Vec<Sym>> = SymMap::default();
+    for d in &snap.devices {
+        if let Some(c) = d.cluster {
+            clusters.entry(c).or_default().push(d.id);
+        }
+    }
+    for hosts in clusters.values_mut() {
+        hosts.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
+    }
+    clusters
 }
 
 /// The devices licensed to cover one device: itself or its host, or the

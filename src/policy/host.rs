@@ -137,6 +137,8 @@ struct Cache {
     surplus: OnceLock<HashMap<(Sym, Metric), Vec<usize>, DefaultHashBuilder>>,
     /// Each product's rows (rows are sorted by product).
     rows_of: OnceLock<SymMap<std::ops::Range<usize>>>,
+    /// Each cluster's hosts, for metric profiles.
+    clusters: OnceLock<SymMap<Vec<Sym>>>,
 }
 
 impl Inventory {
@@ -155,6 +157,63 @@ impl Inventory {
             profiles,
             cache: Cache::default(),
         }))
+    }
+
+    /// `unsized_devices(product, metric)`: the devices whose unrecorded
+    /// cores or sockets make the product's `metric` row a lower bound
+    /// (under a metric profile, the hosts a VM pulls in), as `#{ cores,
+    /// sockets }`, each a sorted array of ids.
+    fn unsized_devices(&self, product: &str, metric: &str) -> Map {
+        let snap = &self.0.snap;
+        let mut cores: Vec<Sym> = Vec::new();
+        let mut sockets: Vec<Sym> = Vec::new();
+        if let (Some(p), Some(metric)) = (self.lookup(product), Metric::known(metric)) {
+            let profile = self.0.profiles.get(metric);
+            let clusters = self
+                .0
+                .cache
+                .clusters
+                .get_or_init(|| crate::inventory::profile::clusters(snap));
+            let mut seen: hashbrown::HashSet<Sym> = hashbrown::HashSet::new();
+            for i in consuming_installations(snap, p, self.0.as_of) {
+                if !seen.insert(i.device) {
+                    continue;
+                }
+                let size = |d: Sym| {
+                    snap.device(d)
+                        .map_or((None, None), |d| (d.cores, d.sockets))
+                };
+                match (metric, profile) {
+                    (Metric::Core, _) if size(i.device).0.is_none() => cores.push(i.device),
+                    (Metric::Processor, _) if size(i.device).1.is_none() => sockets.push(i.device),
+                    (_, Some(profile)) => {
+                        for &h in profile.licensed(snap, clusters, i.device).as_slice() {
+                            let (c, s) = profile.missing(snap, h);
+                            if c {
+                                cores.push(h);
+                            }
+                            if s {
+                                sockets.push(h);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Map::new();
+        for (key, mut ids) in [("cores", cores), ("sockets", sockets)] {
+            ids.sort_by(|a, b| snap.str(*a).cmp(snap.str(*b)));
+            ids.dedup();
+            out.insert(
+                key.into(),
+                ids.into_iter()
+                    .map(|d| self.text(d))
+                    .collect::<Array>()
+                    .into(),
+            );
+        }
+        out
     }
 
     fn waiver_map(&self, w: &Waiver) -> Map {
@@ -849,6 +908,12 @@ fn register_inventory(engine: &mut Engine) {
                 devices.sort_by(|a, b| inv.0.snap.str(*a).cmp(inv.0.snap.str(*b)));
                 devices.dedup();
                 devices.into_iter().map(|d| inv.text(d)).collect()
+            },
+        )
+        .register_fn(
+            "unsized_devices",
+            |inv: &mut Inventory, product: &str, metric: &str| -> Map {
+                inv.unsized_devices(product, metric)
             },
         )
         .register_fn("usage_of", |inv: &mut Inventory, product: &str| -> Array {
