@@ -41,6 +41,8 @@ enum Command {
     Case(command::cases::CaseArgs),
     /// Verify a ledger's event chain and integrity, or print its statistics
     Ledger(command::ledger::LedgerArgs),
+    /// Write the case ledger (and a snapshot's position) as one self-contained HTML page
+    Dashboard(command::dashboard::DashboardArgs),
     /// Write a synthetic, deterministic snapshot of N installations (for benchmarks)
     Generate(command::generate::GenerateArgs),
 }
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Cases(args) => command::cases::list(args),
         Command::Case(args) => command::cases::case(args),
         Command::Ledger(args) => command::ledger::run(args),
+        Command::Dashboard(args) => command::dashboard::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
