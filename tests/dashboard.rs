@@ -374,9 +374,28 @@ fn file_url(p: &Path) -> String {
 fn a_browser_builds_the_page_with_the_known_figures() {
     let Some(bin) = browser() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let ledger = known_ledger(dir.path());
+    known_ledger(dir.path());
+    // Rendered beside the ledger and a copy of the snapshot, so the page
+    // (and the screenshot the README shows) names them as a user would.
+    std::fs::copy(root().join(ACME), dir.path().join("acme.yaml")).unwrap();
+    let policies = root().join("policies").display().to_string();
+    let r = support::trueup(
+        dir.path(),
+        &[
+            "dashboard",
+            "--ledger",
+            "cases.db",
+            "acme.yaml",
+            "-p",
+            &policies,
+            "-o",
+            "d.html",
+        ],
+    )
+    .unwrap();
+    assert_eq!(r.code, Some(0), "{}", r.describe());
     let page = dir.path().join("d.html");
-    render(&ledger, &page, true);
+    let ledger = dir.path().join("cases.db").display().to_string();
     let profile = dir.path().join("profile");
     let dom = chromium(&bin, &profile, &["--dump-dom".into()], &file_url(&page));
     assert!(dom.contains("<svg"), "the browser built the page:\n{dom}");
