@@ -415,7 +415,7 @@ fn a_browser_builds_the_page_with_the_known_figures() {
 }
 
 #[test]
-fn a_browser_prints_a_notice_to_pdf() {
+fn a_browser_prints_a_notice_and_the_dashboard_to_pdf() {
     let Some(bin) = browser() else { return };
     let dir = tempfile::tempdir().unwrap();
     let html = dir.path().join("notice.html");
@@ -444,4 +444,20 @@ fn a_browser_prints_a_notice_to_pdf() {
     );
     let bytes = std::fs::read(&pdf).expect("a PDF was written");
     assert!(bytes.starts_with(b"%PDF"), "the file is a PDF");
+    // The dashboard prints too, with its print stylesheet.
+    let ledger = known_ledger(dir.path());
+    let page = dir.path().join("d.html");
+    render(&ledger, &page, true);
+    let pdf = dir.path().join("dashboard.pdf");
+    chromium(
+        &bin,
+        &dir.path().join("profile"),
+        &[
+            format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer".into(),
+        ],
+        &file_url(&page),
+    );
+    let bytes = std::fs::read(&pdf).expect("a PDF was written");
+    assert!(bytes.starts_with(b"%PDF"), "the dashboard prints to a PDF");
 }

@@ -25,6 +25,22 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// The most rows a table of cases lists; the rest are counted, so a large
+/// ledger still gives a page a browser opens at once.
+pub const MAX_ROWS: usize = 500;
+
+/// The note under a table cut at [`MAX_ROWS`].
+fn more(o: &mut String, total: usize, all: &str) {
+    if total > MAX_ROWS {
+        let _ = writeln!(
+            o,
+            "<p class=\"note\" data-figure=\"not-shown\">{} more not shown: <code>{}</code> lists them all.</p>",
+            total - MAX_ROWS,
+            esc(all)
+        );
+    }
+}
+
 const STYLE: &str = r#"
 :root { --ink: #1d2330; --muted: #5b6475; --line: #d8dce4; --panel: #ffffff; --page: #f3f5f8;
   --critical: #a4161a; --high: #d9480f; --medium: #e8a400; --low: #2b8a3e; --info: #1971c2; --bar: #3b5bdb; --over: #c92a2a; }
@@ -274,7 +290,7 @@ fn overdue(o: &mut String, d: &Dashboard) {
         return;
     }
     o.push_str("<div class=\"scroll\"><table><thead><tr><th>case</th><th>severity</th><th>step</th><th>due</th><th class=\"num\">days over</th><th>queue</th><th>owner</th></tr></thead><tbody>\n");
-    for s in &d.overdue {
+    for s in d.overdue.iter().take(MAX_ROWS) {
         let _ = writeln!(
             o,
             "<tr data-case=\"{c}\"><td>{c}</td><td><span class=\"sev sev-{sev}\">{sev}</span></td><td>{step}</td><td>{due}</td><td class=\"num\">{days}</td><td>{q}</td><td>{own}</td></tr>",
@@ -287,7 +303,9 @@ fn overdue(o: &mut String, d: &Dashboard) {
             own = owner(&s.owner),
         );
     }
-    o.push_str("</tbody></table></div>\n</section>\n");
+    o.push_str("</tbody></table></div>\n");
+    more(o, d.overdue.len(), "trueup cases --overdue");
+    o.push_str("</section>\n");
 }
 
 fn tasks(o: &mut String, d: &Dashboard) {
@@ -307,7 +325,7 @@ fn tasks(o: &mut String, d: &Dashboard) {
         return;
     }
     o.push_str("<div class=\"scroll\"><table><thead><tr><th>case</th><th>severity</th><th>finding</th><th>first option</th><th>owner</th><th>next step</th></tr></thead><tbody>\n");
-    for t in &d.tasks {
+    for t in d.tasks.iter().take(MAX_ROWS) {
         let option = t.option.as_deref().map_or_else(
             || "<span class=\"empty\">none given</span>".to_string(),
             esc,
@@ -325,7 +343,9 @@ fn tasks(o: &mut String, d: &Dashboard) {
             own = owner(&t.owner),
         );
     }
-    o.push_str("</tbody></table></div>\n</section>\n");
+    o.push_str("</tbody></table></div>\n");
+    more(o, d.tasks.len(), "trueup cases --state open");
+    o.push_str("</section>\n");
 }
 
 fn resolution(o: &mut String, d: &Dashboard) {
@@ -454,4 +474,74 @@ fn readiness(o: &mut String, d: &Dashboard) {
         r.percent(),
         meter(Some(r.percent() / 100.0)),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Readiness, Task};
+    use super::*;
+
+    #[test]
+    fn text_from_the_data_cannot_add_markup() {
+        assert_eq!(
+            esc("<b title=\"x\">A&B's</b>\u{1b}[2J"),
+            "&lt;b title=&quot;x&quot;&gt;A&amp;B&#39;s&lt;/b&gt;\\u{1b}[2J"
+        );
+    }
+
+    #[test]
+    fn a_bar_past_its_track_is_drawn_to_150_percent_at_most() {
+        assert!(meter(Some(1.0833)).contains("class=\"fill-over\" x=\"100\" y=\"1\" width=\"8.3\""));
+        assert!(meter(Some(3.0)).contains("class=\"fill-over\" x=\"100\" y=\"1\" width=\"50.0\""));
+        assert!(meter(Some(0.5)).contains("class=\"fill-bar\" x=\"0\" y=\"1\" width=\"50.0\""));
+        assert_eq!(meter(None), "");
+    }
+
+    fn empty() -> Dashboard {
+        Dashboard {
+            ledger: "cases.db".into(),
+            as_of: None,
+            cases: 0,
+            open: 0,
+            resolved: 0,
+            by_severity: Vec::new(),
+            by_age: Vec::new(),
+            by_queue: Vec::new(),
+            overdue: Vec::new(),
+            tasks: Vec::new(),
+            time_to_resolution: crate::ledger::stats::spread(Vec::new()),
+            by_month: Vec::new(),
+            position: None,
+            readiness: Readiness::default(),
+        }
+    }
+
+    #[test]
+    fn a_ledger_with_nothing_in_it_says_so() {
+        let page = render(&empty());
+        assert!(page.contains("as of <strong data-figure=\"as-of\">no run recorded</strong>"));
+        assert!(page.contains("No step is overdue."));
+        assert!(page.contains("No case has been resolved yet."));
+        assert!(page.contains("<span class=\"n\" data-figure=\"readiness\">100%</span>"));
+    }
+
+    #[test]
+    fn long_tables_are_cut_and_the_rest_counted() {
+        let mut d = empty();
+        d.tasks = (1..=MAX_ROWS + 7)
+            .map(|i| Task {
+                case: crate::ledger::case_name(i as i64),
+                severity: "low".into(),
+                finding: format!("shelfware:product:p{i}"),
+                option: None,
+                owner: None,
+                next_step: None,
+            })
+            .collect();
+        d.open = d.tasks.len();
+        let page = render(&d);
+        assert_eq!(page.matches("<tr data-case=").count(), MAX_ROWS);
+        assert!(page.contains("<span data-figure=\"tasks\">507</span>"));
+        assert!(page.contains("data-figure=\"not-shown\">7 more not shown"));
+    }
 }

@@ -346,3 +346,26 @@ fn position_panel(eval: &Evaluation) -> PositionPanel {
         rows,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_option_reads_as_its_action_then_its_fields() {
+        assert_eq!(
+            describe_option(&json!({ "action": "purchase", "metric": "core", "quantity": 8 })),
+            "purchase: metric core, quantity 8"
+        );
+        assert_eq!(
+            describe_option(&json!({ "action": "uninstall", "devices": ["a", "b"] })),
+            "uninstall: devices a b"
+        );
+        assert_eq!(
+            describe_option(&json!({ "action": "investigate" })),
+            "investigate"
+        );
+        assert_eq!(describe_option(&json!("retire")), "retire");
+    }
+}
