@@ -461,3 +461,62 @@ fn a_browser_prints_a_notice_and_the_dashboard_to_pdf() {
     let bytes = std::fs::read(&pdf).expect("a PDF was written");
     assert!(bytes.starts_with(b"%PDF"), "the dashboard prints to a PDF");
 }
+
+/// Names from a snapshot and a ledger reach the page as text: a product
+/// named with markup, an owner given with quotes and markup, a control
+/// character made visible.
+#[test]
+fn names_from_the_data_are_text_in_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("hostile.yaml");
+    // One device licence, two installations: overuse of `evil`.
+    std::fs::write(
+        &snap,
+        "trueup: 1\n\
+         snapshot: { id: lab-1, taken_at: 2026-11-01 }\n\
+         products: [{ id: evil, name: \"<script>alert('x')</script>\\e[2J\" }]\n\
+         contracts: [{ id: EA-1 }]\n\
+         entitlements: [{ id: E-1, contract: EA-1, product: evil, metric: device, quantity: 1 }]\n\
+         devices: [{ id: ws-01 }, { id: ws-02 }]\n\
+         installations: [{ device: ws-01, product: evil }, { device: ws-02, product: evil }]\n",
+    )
+    .unwrap();
+    let s = snap.display().to_string();
+    let l = dir.path().join("cases.db").display().to_string();
+    let r = support::trueup(
+        &root(),
+        &["check", &s, "--ledger", &l, "--fail-on", "never"],
+    )
+    .unwrap();
+    assert_eq!(r.code, Some(0), "{}", r.describe());
+    run(
+        &[
+            "case",
+            "assign",
+            "overuse:product:evil",
+            "--to",
+            "\"><img src=x>",
+            "--by",
+            "a",
+            "--on",
+            "2026-11-01",
+            "--ledger",
+            &l,
+        ],
+        0,
+    );
+    let out = dir.path().join("d.html");
+    let o = out.display().to_string();
+    run(&["dashboard", "--ledger", &l, &s, "-o", &o], 0);
+    let page = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !page.contains("<script") && !page.contains("<img"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;\\u{1b}[2J"),
+        "{page}"
+    );
+    assert!(page.contains("&quot;&gt;&lt;img src=x&gt;"), "{page}");
+    assert_eq!(figure(&page, "utilization-evil-device"), "200.0%");
+}
