@@ -8,6 +8,7 @@
 //! applies a finding's remediation options to a snapshot in memory.
 
 pub mod command;
+pub mod dashboard;
 pub mod date;
 pub mod diag;
 pub mod diff;

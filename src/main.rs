@@ -41,6 +41,8 @@ enum Command {
     Case(command::cases::CaseArgs),
     /// Verify a ledger's event chain and integrity, or print its statistics
     Ledger(command::ledger::LedgerArgs),
+    /// Write the case ledger (and a snapshot's position) as one self-contained HTML page
+    Dashboard(command::dashboard::DashboardArgs),
     /// Write a synthetic, deterministic snapshot of N installations (for benchmarks)
     Generate(command::generate::GenerateArgs),
     /// Import discovery-tool exports into a snapshot, recognising each product
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Case(args) => command::cases::case(args),
         Command::Ledger(args) => command::ledger::run(args),
         Command::Import(args) => command::import::run(args),
+        Command::Dashboard(args) => command::dashboard::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -101,6 +101,36 @@ fn terms_of(snapshot: &serde_yaml::Value, product: &str) -> String {
     text
 }
 
+/// The figures a notice about finding `f` may print: those of the finding
+/// as `check -f json` reports it, its product's position rows, the run's
+/// inputs, and its product's entitlements and contracts.
+fn allowed_figures(
+    f: &Value,
+    position: &Value,
+    snapshot: &serde_yaml::Value,
+    inputs: &str,
+) -> BTreeSet<String> {
+    let product = match f["subject"]["kind"].as_str() {
+        Some("product") => f["subject"]["id"].as_str(),
+        _ => f["evidence"]["product"].as_str(),
+    };
+    let rows: Vec<&Value> = position["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| product.is_some_and(|p| r["product"] == p))
+        .collect();
+    let data = format!(
+        "{f}\n{}\n{inputs}\n{}",
+        serde_json::to_string(&rows).unwrap(),
+        product.map(|p| terms_of(snapshot, p)).unwrap_or_default()
+    );
+    let mut allowed = figures(&data);
+    percents(f, &mut allowed);
+    rows.iter().for_each(|r| percents(r, &mut allowed));
+    allowed
+}
+
 /// Each shipped template, for the first finding of every rule that fires on
 /// acme: every figure printed is one of the data's.
 #[test]
@@ -118,24 +148,7 @@ fn every_figure_in_every_shipped_template_comes_from_the_data() {
             continue;
         }
         let id = f["id"].as_str().unwrap();
-        let product = match f["subject"]["kind"].as_str() {
-            Some("product") => f["subject"]["id"].as_str(),
-            _ => f["evidence"]["product"].as_str(),
-        };
-        let rows: Vec<&Value> = position["positions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| product.is_some_and(|p| r["product"] == p))
-            .collect();
-        let data = format!(
-            "{f}\n{}\n{inputs}\n{}",
-            serde_json::to_string(&rows).unwrap(),
-            product.map(|p| terms_of(&snapshot, p)).unwrap_or_default()
-        );
-        let mut allowed = figures(&data);
-        percents(f, &mut allowed);
-        rows.iter().for_each(|r| percents(r, &mut allowed));
+        let allowed = allowed_figures(f, &position, &snapshot, &inputs);
         for template in TEMPLATES {
             let out = run(&["notice", id, ACME, "--template", template], 0);
             rendered += 1;
@@ -504,4 +517,162 @@ fn a_waived_finding_has_no_deadline() {
         "{out}"
     );
     assert!(!out.contains("Answer by"), "{out}");
+}
+
+/// With `--ledger`, `notice` and `incident-report` add the finding's case:
+/// its id, named owner, steps and history, notes and attachments included.
+/// Every figure printed still comes from the data: the finding's as above,
+/// or its case as `case show -f json` prints it (dates, the attachment's
+/// sha256). A finding with no case in the ledger is an error naming it.
+#[test]
+fn with_a_ledger_the_notice_tells_the_case_and_every_figure_is_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("cases.db").display().to_string();
+    let attach = root().join(ACME).display().to_string();
+    let l = ["--ledger", ledger.as_str()];
+    let steps: &[&[&str]] = &[
+        &["check", ACME, "--fail-on", "never"],
+        &[
+            "case",
+            "ack",
+            "C-000001",
+            "--by",
+            "alice",
+            "--on",
+            "2026-11-02",
+        ],
+        &[
+            "case",
+            "note",
+            "C-000001",
+            "--by",
+            "alice",
+            "--kind",
+            "evidence",
+            "--text",
+            "purchase order raised",
+            "--attach",
+            &attach,
+            "--on",
+            "2026-11-02",
+        ],
+        &[
+            "case",
+            "assign",
+            "C-000001",
+            "--to",
+            "dana",
+            "--by",
+            "alice",
+            "--on",
+            "2026-11-03",
+        ],
+    ];
+    for s in steps {
+        run(&[s, &l[..]].concat(), 0);
+    }
+    let check: Value = serde_json::from_str(&run(&["check", ACME, "-f", "json"], 1)).unwrap();
+    let position: Value = serde_json::from_str(&run(&["position", ACME, "-f", "json"], 0)).unwrap();
+    let snapshot: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(root().join(ACME)).unwrap()).unwrap();
+    let inputs = check["inputs"].to_string();
+    let mut rules = BTreeSet::new();
+    let mut failures = Vec::new();
+    for f in check["findings"].as_array().unwrap() {
+        if !rules.insert(f["rule"].as_str().unwrap().to_string()) {
+            continue;
+        }
+        let id = f["id"].as_str().unwrap();
+        let mut allowed = allowed_figures(f, &position, &snapshot, &inputs);
+        let case = run(
+            &[&["case", "show", id, "-f", "json"][..], &l[..]].concat(),
+            0,
+        );
+        allowed.extend(figures(&case));
+        for template in ["notice", "incident-report"] {
+            let out = run(
+                &[&["notice", id, ACME, "-t", template][..], &l[..]].concat(),
+                0,
+            );
+            assert!(
+                out.contains("## The case"),
+                "`{template}` for `{id}`:\n{out}"
+            );
+            let stray: Vec<String> = figures(&out).difference(&allowed).cloned().collect();
+            if !stray.is_empty() {
+                failures.push(format!(
+                    "`{template}` for `{id}` with a ledger prints figures the data does not hold: {}\n{out}",
+                    stray.join(", ")
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+
+    // The case of the overuse of ct-sqlserver, as its people left it.
+    let out = run(
+        &[
+            &["notice", "overuse:product:ct-sqlserver", ACME][..],
+            &l[..],
+        ]
+        .concat(),
+        0,
+    );
+    let case: Value = serde_json::from_str(&run(
+        &[&["case", "show", "C-000001", "-f", "json"][..], &l[..]].concat(),
+        0,
+    ))
+    .unwrap();
+    let sha = case["notes"][0]["attachment"]["sha256"]
+        .as_str()
+        .or_else(|| {
+            case["events"].as_array().and_then(|e| {
+                e.iter()
+                    .find_map(|x| x["body"]["attachment"]["sha256"].as_str())
+            })
+        })
+        .expect("the note's attachment in `case show`")
+        .to_string();
+    for want in [
+        "- Case C-000001, open: opened 2026-11-01; last seen 2026-11-01.",
+        "- Owner: dana, legal queue; acknowledged on 2026-11-02.",
+        "- Step notice: done (dated 2026-11-02).",
+        "- 2026-11-02: note by alice (evidence note): purchase order raised; attached acme.yaml, sha256 ",
+        "- 2026-11-03: assigned by alice, to dana.",
+    ] {
+        assert!(out.contains(want), "no `{want}` in\n{out}");
+    }
+    assert!(out.contains(&sha), "{out}");
+    // Without the ledger there is no case section.
+    let plain = run(&["notice", "overuse:product:ct-sqlserver", ACME], 0);
+    assert!(!plain.contains("## The case"));
+    // A finding the ledger has no case for.
+    let empty = dir.path().join("empty.db").display().to_string();
+    let other = dir.path().join("other.yaml");
+    std::fs::write(
+        &other,
+        "trueup: 1\nsnapshot: { id: elsewhere-1, taken_at: 2026-11-01 }\n",
+    )
+    .unwrap();
+    run(
+        &["check", &other.display().to_string(), "--ledger", &empty],
+        0,
+    );
+    let r = run_in(
+        &root(),
+        &[
+            "notice",
+            "overuse:product:ct-sqlserver",
+            ACME,
+            "--ledger",
+            &empty,
+        ],
+        2,
+    );
+    assert!(
+        r.stderr
+            .contains("has no case for finding `overuse:product:ct-sqlserver`"),
+        "{}",
+        r.stderr
+    );
 }

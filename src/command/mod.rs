@@ -3,6 +3,7 @@
 
 pub mod cases;
 pub mod check;
+pub mod dashboard;
 pub mod diff;
 pub mod explain;
 pub mod generate;

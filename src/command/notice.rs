@@ -8,6 +8,9 @@ use clap::{Args, ValueEnum};
 
 use super::{emit, print_diagnostics, Common};
 use crate::engine::{evaluate, EvalOptions};
+use crate::ledger::query::{all_cases, timeline};
+use crate::ledger::record::open_since;
+use crate::ledger::{Access, Ledger};
 use crate::notice::{self, markup};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -36,6 +39,9 @@ pub struct NoticeArgs {
     /// Output format
     #[arg(short, long, value_enum, default_value = "markdown")]
     pub format: Format,
+    /// Add the finding's case from this ledger: its history, owner and steps (default: $TRUEUP_LEDGER)
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
 }
 
 pub fn run(args: NoticeArgs) -> anyhow::Result<u8> {
@@ -71,10 +77,26 @@ pub fn run(args: NoticeArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
+    // With a ledger, routes are dated from each case's opening, as `check
+    // --ledger` dates them.
+    let mut ledger = match super::check::ledger_path(args.ledger.as_deref()) {
+        Some(path) => Some(Ledger::open(&path, Access::Read)?),
+        None => None,
+    };
+    let ledger_path = ledger.as_ref().map(|l| l.path.clone());
+    let tx = match ledger.as_mut() {
+        Some(l) => Some(l.read()?),
+        None => None,
+    };
+    let opened = match (&tx, &ledger_path) {
+        (Some(tx), Some(path)) => Some(open_since(path, tx, snap.meta.estate())?),
+        _ => None,
+    };
+    let estate = snap.meta.estate().to_string();
     let opts = EvalOptions {
         as_of: args.common.as_of,
         waivers: waivers.as_ref(),
-        opened: None,
+        opened: opened.as_ref(),
     };
     let eval = match evaluate(&playbook, snap, opts) {
         Ok(e) => e,
@@ -90,7 +112,24 @@ pub fn run(args: NoticeArgs) -> anyhow::Result<u8> {
         );
     };
     let waivers_file = waivers.as_ref().map(|w| w.file.as_path());
-    let context = notice::context(&playbook, &eval, f, waivers_file);
+    let mut context = notice::context(&playbook, &eval, f, waivers_file);
+    if let (Some(tx), Some(path)) = (&tx, &ledger_path) {
+        let on = |e| crate::ledger::wrap(path, 0, "cannot read the case", e);
+        let case = all_cases(tx)
+            .map_err(on)?
+            .into_iter()
+            .find(|c| c.estate == estate && c.finding_id == f.id);
+        let Some(case) = case else {
+            bail!(
+                "ledger `{}` has no case for finding `{}` in estate `{estate}`; `trueup check --ledger` records it",
+                path.display(),
+                f.id
+            );
+        };
+        let (_, events) = timeline(tx, case.id).map_err(on)?;
+        context["case"] = notice::case_context(&case, &events, eval.as_of);
+    }
+    drop(tx);
     let markdown = match playbook.templates.render(&args.template, &context) {
         Ok(m) => m,
         Err(d) => {

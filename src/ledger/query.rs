@@ -249,3 +249,14 @@ pub fn timeline(
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok((obs, events))
 }
+
+/// The cases with evidence on file: a note of kind `evidence`, or any note
+/// with an attachment.
+pub fn evidenced_cases(tx: &Transaction<'_>) -> rusqlite::Result<std::collections::BTreeSet<i64>> {
+    let mut stmt = tx.prepare(
+        "SELECT DISTINCT case_id FROM events WHERE kind = 'note' AND case_id IS NOT NULL
+         AND (json_extract(body, '$.kind') = 'evidence' OR json_extract(body, '$.attachment') IS NOT NULL)",
+    )?;
+    let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+    rows.collect()
+}

@@ -27,7 +27,7 @@ pub struct Spread {
     pub p90_days: i64,
 }
 
-fn spread(mut days: Vec<i64>) -> Spread {
+pub fn spread(mut days: Vec<i64>) -> Spread {
     days.sort_unstable();
     let n = days.len();
     let median = if n == 0 {
@@ -66,30 +66,67 @@ pub struct Stats {
     pub overdue_steps: BTreeMap<String, usize>,
 }
 
-/// Computes the figures from the events (every resolution, not only the
-/// last of each case) and the cases table.
-pub fn compute(tx: &Transaction<'_>) -> rusqlite::Result<Stats> {
-    let cases = all_cases(tx)?;
-    let latest = latest_as_of(tx)?;
-    let by_id: BTreeMap<i64, &CaseRow> = cases.iter().map(|c| (c.id, c)).collect();
+/// One open period of a case that ended in a resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Episode {
+    pub case: i64,
+    /// The day the case was opened or reopened.
+    pub began: Date,
+    pub resolved: Date,
+}
+
+impl Episode {
+    /// Days from (re)opening to resolution.
+    pub fn days(&self) -> i64 {
+        self.began.days_until(self.resolved).max(0)
+    }
+}
+
+/// Every resolution in the events (not only the last of each case), with
+/// the day its open period began, in the order they were recorded.
+pub fn episodes(tx: &Transaction<'_>) -> rusqlite::Result<Vec<Episode>> {
     let mut stmt = tx.prepare(
         "SELECT case_id, kind, at FROM events WHERE kind IN ('opened', 'reopened', 'resolved') AND case_id IS NOT NULL ORDER BY seq",
     )?;
     let mut rows = stmt.query([])?;
     let mut began: BTreeMap<i64, Date> = BTreeMap::new();
-    let mut episodes: Vec<(i64, i64)> = Vec::new();
+    let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let case: i64 = r.get(0)?;
         let kind: String = r.get(1)?;
         let at = super::date_col(r, 2)?;
         if kind == "resolved" {
             if let Some(start) = began.remove(&case) {
-                episodes.push((case, start.days_until(at).max(0)));
+                out.push(Episode {
+                    case,
+                    began: start,
+                    resolved: at,
+                });
             }
         } else {
             began.insert(case, at);
         }
     }
+    Ok(out)
+}
+
+/// The age bucket (an index into [`AGE_BUCKETS`]) of a case open `age` days.
+pub fn age_bucket(age: i64) -> Option<usize> {
+    AGE_BUCKETS
+        .iter()
+        .position(|(_, lo, hi)| age >= *lo && age <= *hi)
+}
+
+/// Computes the figures from the events (every resolution, not only the
+/// last of each case) and the cases table.
+pub fn compute(tx: &Transaction<'_>) -> rusqlite::Result<Stats> {
+    let cases = all_cases(tx)?;
+    let latest = latest_as_of(tx)?;
+    let by_id: BTreeMap<i64, &CaseRow> = cases.iter().map(|c| (c.id, c)).collect();
+    let episodes: Vec<(i64, i64)> = episodes(tx)?
+        .into_iter()
+        .map(|e| (e.case, e.days()))
+        .collect();
     let mut all = Vec::new();
     let mut by_rule: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let mut by_queue: BTreeMap<String, Vec<i64>> = BTreeMap::new();
@@ -112,10 +149,7 @@ pub fn compute(tx: &Transaction<'_>) -> rusqlite::Result<Stats> {
             continue;
         };
         let age = c.since.days_until(as_of).max(0);
-        if let Some(i) = AGE_BUCKETS
-            .iter()
-            .position(|(_, lo, hi)| age >= *lo && age <= *hi)
-        {
+        if let Some(i) = age_bucket(age) {
             ages[i] += 1;
         }
         let n = c

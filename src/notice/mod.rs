@@ -343,6 +343,60 @@ pub fn context(
     })
 }
 
+/// The `case` of a notice rendered with a ledger: the finding's case, its
+/// events and notes oldest first, and its steps as of `as_of`.
+pub fn case_context(
+    case: &crate::ledger::query::CaseRow,
+    events: &[crate::ledger::query::Event],
+    as_of: crate::date::Date,
+) -> Json {
+    let history: Vec<Json> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "seq": e.seq,
+                "kind": e.kind,
+                "by": e.actor,
+                "on": e.at,
+                "body": e.body,
+            })
+        })
+        .collect();
+    let notes: Vec<Json> = events
+        .iter()
+        .filter(|e| e.kind == "note")
+        .map(|e| {
+            json!({
+                "kind": e.body.get("kind").cloned().unwrap_or(Json::Null),
+                "text": e.body.get("text").cloned().unwrap_or(Json::Null),
+                "attachment": e.body.get("attachment").cloned().unwrap_or(Json::Null),
+                "by": e.actor,
+                "on": e.at,
+            })
+        })
+        .collect();
+    let steps: Vec<Json> = case
+        .steps(as_of)
+        .into_iter()
+        .map(|(step, on, status)| json!({ "step": step, "on": on, "status": status }))
+        .collect();
+    json!({
+        "id": case.name(),
+        "state": case.state,
+        "opened": case.opened,
+        "since": case.since,
+        "last_seen": case.last_seen,
+        "owner": case.owner_now(),
+        "queue": case.queue,
+        "acknowledged": case.acked_on,
+        "resolved_on": case.resolved_on,
+        "reopened": case.reopened,
+        "events": history,
+        "notes": notes,
+        "steps": steps,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
