@@ -578,7 +578,9 @@ fn library(target: Target, ws: &Workspace) -> Result<(), Failure> {
             trueup::testing::load_cases(&input)
                 .and_then(|cases| trueup::testing::run(pb, &cases).map(|_| ())),
         ),
-        Target::Scenario => check(trueup::simulate::simulate_all(pb, &[input], None).map(|_| ())),
+        Target::Scenario => {
+            check(trueup::simulate::simulate_all(pb, &[input], None, None).map(|_| ()))
+        }
         Target::Policy => {
             match trueup::lint::lint(&ws.path("lint")) {
                 Ok(report) => {

@@ -1236,3 +1236,95 @@ fn simulate_and_daily_checks_with_a_ledger_agree() {
         .collect();
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
+
+/// `simulate --ledger FILE` keeps the rehearsal's ledger: it verifies, holds
+/// a case per finding the rehearsal saw, feeds `cases` and `dashboard` like
+/// a real one, and is never written over an existing file.
+#[test]
+fn a_rehearsal_keeps_its_ledger_when_asked() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ledger = dir.path().join("rehearsal.db");
+    let scenario = root.join("scenarios/onboarding.yaml");
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_trueup"))
+            .current_dir(dir.path())
+            .args(args)
+            .env_remove("TRUEUP_LEDGER")
+            .output()
+            .expect("trueup runs")
+    };
+    let p = root.join("policies");
+    let simulate = |extra: &[&std::ffi::OsStr]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "simulate".as_ref(),
+            "-p".as_ref(),
+            p.as_os_str(),
+            "-f".as_ref(),
+            "json".as_ref(),
+            "--ledger".as_ref(),
+            ledger.as_os_str(),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let out = simulate(&[scenario.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sim: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: std::collections::BTreeSet<&str> = sim["scenarios"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+
+    let verify = run(&[
+        "ledger".as_ref(),
+        "verify".as_ref(),
+        "--ledger".as_ref(),
+        ledger.as_os_str(),
+    ]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stderr));
+    let cases = run(&[
+        "cases".as_ref(),
+        "--ledger".as_ref(),
+        ledger.as_os_str(),
+        "-f".as_ref(),
+        "json".as_ref(),
+    ]);
+    let cases: Value = serde_json::from_slice(&cases.stdout).unwrap();
+    let recorded: std::collections::BTreeSet<&str> = cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["finding"].as_str().unwrap())
+        .collect();
+    assert_eq!(recorded, ids);
+    let dashboard = run(&[
+        "dashboard".as_ref(),
+        "--ledger".as_ref(),
+        ledger.as_os_str(),
+        "-o".as_ref(),
+        "d.html".as_ref(),
+    ]);
+    assert_eq!(
+        dashboard.status.code(),
+        Some(0),
+        "{}",
+        text(&dashboard.stderr)
+    );
+
+    // Never over an existing file, and one scenario at a time.
+    let before = std::fs::read(&ledger).unwrap();
+    let again = simulate(&[scenario.as_os_str()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(std::fs::read(&ledger).unwrap(), before);
+    let other = root.join("scenarios/silent-installs.yaml");
+    let two = simulate(&[scenario.as_os_str(), other.as_os_str()]);
+    assert_eq!(two.status.code(), Some(2), "{}", text(&two.stderr));
+}

@@ -42,6 +42,9 @@ pub struct SimulateArgs {
     /// severity, or `never`; the default `info` fails on every unmet one
     #[arg(long, value_name = "SEVERITY", default_value = "info", value_parser = parse_fail_on)]
     pub fail_on: FailOn,
+    /// Keep the rehearsal's case ledger in this new file (one scenario only)
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
 }
 
 /// Exit 0 when no unmet expectation is at or above `--fail-on` (or there
@@ -70,7 +73,14 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<u8> {
     };
     // The scenarios share their snapshots, so they run as one step: a spinner.
     let progress = Progress::new(1, &what);
-    let result = simulate::simulate_all(&playbook, &paths, waivers.as_ref());
+    if args.ledger.is_some() && paths.len() != 1 {
+        anyhow::bail!(
+            "`--ledger` keeps the ledger of one scenario: give exactly one (got {})",
+            paths.len()
+        );
+    }
+    let result =
+        simulate::simulate_all(&playbook, &paths, waivers.as_ref(), args.ledger.as_deref());
     progress.finish();
     let sims: Vec<Simulation> = match result {
         Ok(s) => s,

@@ -220,6 +220,32 @@ impl Ledger {
         move |e| self.err(what, e)
     }
 
+    /// Writes this ledger, committed, to a new file at `path`: whole or
+    /// not at all (SQLite writes a temporary beside it, then it is renamed
+    /// into place). An existing file is refused, never replaced.
+    pub fn save_as(&self, path: &Path) -> Result<()> {
+        if path.exists() {
+            return Err(refused(
+                path,
+                "already exists: a rehearsal is written to a new ledger file, never over one",
+            ));
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        let on = |e| wrap(path, 0, "cannot write the ledger", e);
+        self.conn
+            .execute("VACUUM INTO ?1", [tmp.to_string_lossy().as_ref()])
+            .map_err(on)?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            refused(path, format!("cannot write the ledger: {e}"))
+        })
+    }
+
     /// Commits `tx`, naming the ledger on failure.
     pub fn commit(path: &Path, tx: Transaction<'_>) -> Result<()> {
         tx.commit().map_err(|e| wrap(path, 0, "cannot commit", e))

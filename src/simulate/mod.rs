@@ -113,10 +113,12 @@ fn sorted(mut diags: Vec<Diagnostic>, scenario: &Path) -> Diagnostics {
 }
 
 /// Prepares and runs scenarios, all checked before any runs.
+/// `keep`: with one scenario, where to write its ledger.
 pub fn simulate_all(
     playbook: &Playbook,
     paths: &[PathBuf],
     waivers: Option<&WaiverSet>,
+    keep: Option<&Path>,
 ) -> Result<Vec<Simulation>, Diagnostics> {
     let mut snapshots = Snapshots::default();
     let mut prepared = Vec::new();
@@ -134,7 +136,7 @@ pub fn simulate_all(
     drop(snapshots);
     prepared
         .into_iter()
-        .map(|p| run(playbook, p, waivers))
+        .map(|p| run(playbook, p, waivers, keep))
         .collect()
 }
 
@@ -200,7 +202,7 @@ pub fn test_cases(
             continue;
         }
         let scenario = p.scenario.clone();
-        let sim = run(playbook, p, waivers.as_ref())?;
+        let sim = run(playbook, p, waivers.as_ref(), None)?;
         for (e, o) in scenario.expect.iter().zip(&sim.expectations) {
             if !wanted(&scenario, e) {
                 continue;

@@ -10,6 +10,7 @@
 //! dates are the ledger's. Nothing is written anywhere.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -243,6 +244,7 @@ pub fn run(
     playbook: &Playbook,
     prepared: Prepared,
     base: Option<&WaiverSet>,
+    keep: Option<&Path>,
 ) -> Result<Simulation, Diagnostics> {
     let Prepared {
         scenario,
@@ -351,6 +353,21 @@ pub fn run(
         }
         date = next;
         baseline = false;
+    }
+    // `simulate --ledger FILE`: the rehearsal's ledger, kept.
+    if let Some(path) = keep {
+        chain
+            .finish(&tx)
+            .map_err(|e| in_scenario(crate::ledger::wrap(&name, 0, "cannot finish", e)))?;
+        Ledger::commit(&name, tx).map_err(in_scenario)?;
+        ledger.save_as(path).map_err(|e| {
+            Diagnostics(vec![crate::diag::Diagnostic::error(
+                path,
+                0,
+                0,
+                e.to_string(),
+            )])
+        })?;
     }
     let until = scenario.until;
     let mut findings = t.episodes;
