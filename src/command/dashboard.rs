@@ -1,7 +1,6 @@
 //! `trueup dashboard`: the case ledger as one self-contained HTML page.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
 
@@ -53,12 +52,8 @@ pub fn run(args: DashboardArgs) -> anyhow::Result<u8> {
                     return Ok(2);
                 }
             };
-            let snap = match crate::inventory::load(path) {
-                Ok(s) => Arc::new(s),
-                Err(d) => {
-                    print_diagnostics(&d.0);
-                    return Ok(2);
-                }
+            let Some(snap) = super::load_one(path) else {
+                return Ok(2);
             };
             let opts = EvalOptions {
                 as_of: args.as_of,

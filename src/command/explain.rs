@@ -1,7 +1,5 @@
 //! `trueup explain`: a rule, or one finding.
 
-use std::sync::Arc;
-
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 
@@ -48,12 +46,8 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<u8> {
                 return Ok(2);
             }
         };
-        let snap = match crate::inventory::load(path) {
-            Ok(s) => Arc::new(s),
-            Err(d) => {
-                print_diagnostics(&d.0);
-                return Ok(2);
-            }
+        let Some(snap) = super::load_one(path) else {
+            return Ok(2);
         };
         let opts = EvalOptions {
             as_of: args.common.as_of,

@@ -196,6 +196,18 @@ pub fn evaluate_all(
 }
 
 /// Loads snapshots only, for commands that need no playbook.
+/// One snapshot for a command that reads one; `None` once its diagnostics
+/// are printed (the command then exits 2).
+pub fn load_one(path: &Path) -> Option<Arc<Snapshot>> {
+    match inventory::load(path) {
+        Ok(s) => Some(Arc::new(s)),
+        Err(d) => {
+            print_diagnostics(&d.0);
+            None
+        }
+    }
+}
+
 pub fn load_all(paths: &[PathBuf]) -> (Vec<Arc<Snapshot>>, Vec<Diagnostic>) {
     let results: Vec<_> = paths
         .par_iter()

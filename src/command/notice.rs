@@ -1,7 +1,6 @@
 //! `trueup notice`: one finding written up with a playbook template.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::bail;
 use clap::{Args, ValueEnum};
@@ -70,12 +69,8 @@ pub fn run(args: NoticeArgs) -> anyhow::Result<u8> {
             names.join(", ")
         );
     }
-    let snap = match crate::inventory::load(&args.snapshot) {
-        Ok(s) => Arc::new(s),
-        Err(d) => {
-            print_diagnostics(&d.0);
-            return Ok(2);
-        }
+    let Some(snap) = super::load_one(&args.snapshot) else {
+        return Ok(2);
     };
     // With a ledger, routes are dated from each case's opening, as `check
     // --ledger` dates them.
