@@ -10,19 +10,7 @@ use super::{Dashboard, PositionPanel, Spread};
 /// Text for an HTML element or a quoted attribute: `&`, `<`, `>`, `"` and
 /// `'` as entities, control characters made visible.
 pub fn esc(s: &str) -> String {
-    let s = crate::report::escape::line(s);
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::report::escape::html(&crate::report::escape::line(s))
 }
 
 /// The most rows a table of cases lists; the rest are counted, so a large

@@ -27,6 +27,23 @@ pub fn line(s: &str) -> Cow<'_, str> {
     escape(s, false)
 }
 
+/// `&`, `<`, `>` and both quotes as HTML entities: text for an element or
+/// a quoted attribute (nothing else is changed).
+pub fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Text whose lines are meant to stay lines (a description, a rendered
 /// report): like [`line`], but newlines stay.
 pub fn text(s: &str) -> Cow<'_, str> {
