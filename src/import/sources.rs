@@ -495,21 +495,24 @@ pub fn purchases(b: &mut Builder, path: &Path, mapping: &Mapping, errors: &mut V
             None if q.is_empty() && metric == "site" => None,
             None => return b.problem(file, line, format!("quantity `{}` is not a whole number", shorten(q))),
         };
-        let mut dates = [None; 3];
-        for (i, f) in ["start", "end", "maintenance_end"].into_iter().enumerate() {
-            match read::date(row.get(at(f)), order) {
-                Cell::Date(d) => dates[i] = Some(d),
-                Cell::Empty => {}
-                Cell::Bad => {
-                    return b.problem(
-                        file,
-                        line,
-                        format!("`{f}` `{}` is not a date trueup reads", shorten(row.get(at(f)))),
-                    )
+        // Three optional date columns; the first that is not a date is the row's problem.
+        let dates_of = |fields: [&str; 3]| -> Result<[Option<Date>; 3], String> {
+            let mut dates = [None; 3];
+            for (i, f) in fields.into_iter().enumerate() {
+                match read::date(row.get(at(f)), order) {
+                    Cell::Date(d) => dates[i] = Some(d),
+                    Cell::Empty => {}
+                    Cell::Bad => {
+                        return Err(format!("`{f}` `{}` is not a date trueup reads", shorten(row.get(at(f)))))
+                    }
                 }
             }
-        }
-        let [start, end, maintenance_end] = dates;
+            Ok(dates)
+        };
+        let [start, end, maintenance_end] = match dates_of(["start", "end", "maintenance_end"]) {
+            Ok(d) => d,
+            Err(m) => return b.problem(file, line, m),
+        };
         if let (Some(s), Some(e)) = (start, end) {
             if e < s {
                 return b.problem(file, line, format!("the purchase ends ({e}) before it starts ({s})"));
@@ -536,21 +539,10 @@ pub fn purchases(b: &mut Builder, path: &Path, mapping: &Mapping, errors: &mut V
             .to_string();
         // The contract's own term and status: from its first purchase; a
         // later purchase that says otherwise is reported.
-        let mut terms = [None; 3];
-        for (i, f) in ["contract_start", "contract_end", "terminated_on"].into_iter().enumerate() {
-            match read::date(row.get(at(f)), order) {
-                Cell::Date(d) => terms[i] = Some(d),
-                Cell::Empty => {}
-                Cell::Bad => {
-                    return b.problem(
-                        file,
-                        line,
-                        format!("`{f}` `{}` is not a date trueup reads", shorten(row.get(at(f)))),
-                    )
-                }
-            }
-        }
-        let [c_start, c_end, terminated_on] = terms;
+        let [c_start, c_end, terminated_on] = match dates_of(["contract_start", "contract_end", "terminated_on"]) {
+            Ok(d) => d,
+            Err(m) => return b.problem(file, line, m),
+        };
         let status = match row.get(at("contract_status")).to_lowercase().as_str() {
             "" | "active" => None,
             "terminated" => Some("terminated"),
